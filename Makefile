@@ -1,0 +1,53 @@
+# Airlock: two commands matter, `make demo` and `make test`. Both install what they need.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Debian packages: libcap headers (python-prctl builds against them), Prosody (real XMPP server
+# for tests and the demo), bubblewrap (the bench's comparison runner), Rust's wasm32 std and
+# clang's wasi-libc (skill toolchains besides the Zig one from PyPI).
+APT_PACKAGES := libcap-dev prosody bubblewrap rustc libstd-rust-dev-wasm32 clang lld wasi-libc libclang-rt-14-dev-wasm32
+
+.PHONY: all install demo test lint types pytest security bench clean
+
+all: test
+
+$(STAMP): pyproject.toml
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $$missing"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m host.demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check host sandbox tests bench
+	$(BIN)/ruff format --check host sandbox tests bench
+
+types: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/pytest -q
+
+security: $(STAMP)
+	$(BIN)/pytest -q tests/security
+
+test: lint types pytest
+
+bench: $(STAMP)
+	$(PY) bench/sandbox.py
+	$(PY) bench/policy.py
+
+clean:
+	rm -rf $(VENV) build .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""The ``airlock`` command line: one module per subcommand group, each with ``register()``."""

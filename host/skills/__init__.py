@@ -1,0 +1,1 @@
+"""Skills: manifests, the registry of built skills, and the host-call broker."""
