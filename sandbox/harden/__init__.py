@@ -1,0 +1,22 @@
+"""Kernel hardening of the sandbox child: the layers under the Wasm runtime.
+
+See docs/sandbox-hardening.md for what each layer stops, the order, and what degrades on older
+kernels. Warm path: ``harden_base`` in the zygote, ``harden_run`` in each forked run child; cold
+path: ``harden_process``.
+"""
+
+from __future__ import annotations
+
+from sandbox.harden.apply import harden_base, harden_process, harden_run, restrict_filesystem
+from sandbox.harden.plan import HardeningPlan, RlimitPlan
+from sandbox.harden.runtime_paths import runtime_read_paths
+
+__all__ = [
+    "HardeningPlan",
+    "RlimitPlan",
+    "harden_base",
+    "harden_process",
+    "harden_run",
+    "restrict_filesystem",
+    "runtime_read_paths",
+]

@@ -1,0 +1,194 @@
+"""The order in which the layers are applied, and what happens when one is missing.
+
+The supervisor's warm path is: zygote calls :func:`harden_base` once; each forked run child calls
+:func:`harden_run` with its own plan. The cold path is :func:`harden_process` (both at once).
+Every function returns the :class:`~sandbox.spec.Enforcement` the kernel actually holds. A layer
+the kernel cannot enforce is noted and skipped, unless the plan *requires* it: then
+:class:`~host.errors.HardeningError` is raised and the caller must not run the module.
+"""
+
+from __future__ import annotations
+
+import os
+
+from host.errors import HardeningError
+from sandbox.harden import landlock, privileges, seccomp
+from sandbox.harden.descriptors import close_inherited
+from sandbox.harden.plan import HardeningPlan
+from sandbox.harden.rlimits import apply_rlimits
+from sandbox.harden.runtime_paths import runtime_read_paths
+from sandbox.spec import Enforcement, Layer
+
+# The first Landlock ABI (and Linux release) that provides each layer, for error hints.
+_SINCE: dict[Layer, str] = {
+    "landlock_fs": "Landlock ABI 1 (Linux 5.13)",
+    "landlock_net": "Landlock ABI 4 (Linux 6.7)",
+    "landlock_scope": "Landlock ABI 6 (Linux 6.12)",
+    "seccomp": "seccomp filter mode (CONFIG_SECCOMP_FILTER)",
+    "no_new_privs": "Linux 3.5",
+    "caps_dropped": "capability support (CONFIG_SECURITY)",
+}
+
+
+def _degrade(plan: HardeningPlan, enforcement: Enforcement, layer: Layer, reason: str) -> None:
+    """Refuse when ``layer`` is required, otherwise record why it is missing."""
+    if layer in plan.require:
+        raise HardeningError(
+            f"the run requires the {layer} layer, which cannot be enforced: {reason}",
+            hint=f"it needs {_SINCE[layer]}; upgrade the kernel or drop {layer} from require",
+        )
+    enforcement.notes.append(f"{layer}: {reason}")
+
+
+def _single_threaded() -> None:
+    # Landlock confines only the calling thread (and what it starts later): a thread that already
+    # runs would stay free, so refuse rather than report a sandbox that is not there.
+    try:
+        threads = len(os.listdir("/proc/self/task"))
+    except OSError:
+        return  # no /proc: nothing to check with; harden_base runs before threads by contract
+    if threads != 1:
+        raise HardeningError(
+            f"hardening must run before any other thread starts, but {threads} threads run",
+            hint="harden first, then create the wasmtime engine and its timer thread",
+        )
+
+
+def _check_grants(plan: HardeningPlan) -> None:
+    for path in (*plan.ro_paths, *plan.rw_paths):
+        if not path.exists():
+            raise HardeningError(
+                f"granted path {path} does not exist",
+                hint="create the directory before the run or remove it from the grant",
+            )
+
+
+def harden_base(plan: HardeningPlan) -> Enforcement:
+    """Every layer but the filesystem one, before any untrusted byte and any thread.
+
+    In order: close inherited descriptors (all but 0-2 and ``plan.keep_fds``: a leaked descriptor
+    is authority no later layer takes back); SIGKILL on parent death (an orphan must not outlive
+    its supervisor); rlimits; no_new_privs (needed by Landlock and seccomp); locked securebits,
+    then drop every capability (bounding, ambient, inheritable, permitted, effective); Landlock
+    TCP bind/connect rules and scopes (abstract unix sockets, signals) at the best ABI; last the
+    base seccomp filter, last because it refuses calls the earlier steps need (prctl stays).
+    Fork stays allowed: the zygote forks; :func:`harden_run` forbids it in the run child.
+    """
+    _single_threaded()
+    enforcement = Enforcement()
+    close_inherited(plan.keep_fds)
+    privileges.set_parent_death_signal()
+    enforcement.rlimits, notes = apply_rlimits(plan.rlimits)
+    enforcement.notes += notes
+
+    try:
+        enforcement.no_new_privs = privileges.set_no_new_privs()
+    except OSError as exc:
+        _degrade(plan, enforcement, "no_new_privs", f"prctl refused it ({exc.strerror})")
+
+    if not privileges.lock_securebits():
+        enforcement.notes.append("securebits: not locked (no CAP_SETPCAP to begin with)")
+    enforcement.notes += privileges.drop_capabilities()
+    enforcement.capabilities_dropped = privileges.capabilities_dropped()
+    if not enforcement.capabilities_dropped:
+        _degrade(plan, enforcement, "caps_dropped", "a capability set is still not empty")
+
+    _landlock_net_and_scopes(plan, enforcement)
+
+    if not seccomp.available():
+        _degrade(plan, enforcement, "seccomp", "the kernel has no seccomp filter mode")
+    elif not enforcement.no_new_privs:
+        _degrade(plan, enforcement, "seccomp", "loading a filter needs no_new_privs")
+    else:
+        enforcement.seccomp_denied = seccomp.install_base_filter()
+        enforcement.seccomp = True
+    return enforcement
+
+
+def _landlock_net_and_scopes(plan: HardeningPlan, enforcement: Enforcement) -> None:
+    abi = landlock.abi_version()
+    enforcement.landlock_abi = abi or None
+    net, scoped = landlock.net_rights(abi), landlock.scopes(abi)
+    why = f"Landlock ABI {abi} on this kernel" if abi else "Landlock is not enabled in this kernel"
+    if not net:
+        _degrade(plan, enforcement, "landlock_net", f"{why}: TCP bind/connect stay open")
+    if not scoped:
+        _degrade(plan, enforcement, "landlock_scope", f"{why}: no abstract-socket/signal scopes")
+    if not abi:
+        _degrade(plan, enforcement, "landlock_fs", why)
+    if not (net or scoped):
+        return
+    if not enforcement.no_new_privs:
+        for layer in ("landlock_net", "landlock_scope"):
+            _degrade(plan, enforcement, layer, "Landlock needs no_new_privs")
+        return
+    landlock.Ruleset(handled_net=net, scoped=scoped).restrict_self()
+    enforcement.landlock_rules += (["net"] if net else []) + (["scope"] if scoped else [])
+
+
+def restrict_filesystem(plan: HardeningPlan, enforcement: Enforcement) -> Enforcement:
+    """The filesystem Landlock layer: read ``plan.ro_paths`` and :func:`runtime_read_paths`,
+    read and write ``plan.rw_paths``, nothing else (no execute anywhere; no create, remove,
+    rename, truncate or device ioctl outside ``rw_paths``). Returns an updated copy.
+
+    Call it in the process it confines (``/proc/self`` binds to that process), single-threaded,
+    after :func:`harden_base` (Landlock layers stack). Raises HardeningError when a granted path
+    does not exist, since a grant that silently vanishes is a grant nobody can audit.
+    """
+    _single_threaded()
+    _check_grants(plan)
+    result = enforcement.model_copy(deep=True)
+    abi = landlock.abi_version()
+    if not abi:
+        _degrade(plan, result, "landlock_fs", "Landlock is not enabled in this kernel")
+        return result
+    if not privileges.no_new_privs():
+        _degrade(plan, result, "landlock_fs", "Landlock needs no_new_privs")
+        return result
+    result.landlock_abi = abi
+    ruleset = landlock.Ruleset(handled_fs=landlock.fs_rights(abi))
+    try:
+        ruleset.allow_paths(runtime_read_paths(), landlock.FS_READ)
+        ruleset.allow_paths(plan.ro_paths, landlock.FS_READ)
+        ruleset.allow_paths(plan.rw_paths, landlock.FS_READ_WRITE)
+    except BaseException:
+        ruleset.close()
+        raise
+    ruleset.restrict_self()
+    result.landlock_rules.insert(0, "fs")
+    if abi < 3:
+        result.notes.append(f"landlock_fs: ABI {abi} cannot refuse truncate outside rw grants")
+    if abi < 5:
+        result.notes.append(f"landlock_fs: ABI {abi} cannot refuse device ioctls")
+    return result
+
+
+def harden_run(
+    plan: HardeningPlan, enforcement: Enforcement, *, expected_parent: int | None = None
+) -> Enforcement:
+    """The per-run layers, in a child forked from a :func:`harden_base` process (the zygote).
+
+    Re-arms the parent-death signal (fork clears it; with ``expected_parent``, a child whose
+    parent already died kills itself), tightens the rlimits to this run's plan (they can only go
+    down now), applies :func:`restrict_filesystem`, then loads the no-fork seccomp filter: the run
+    child may start threads but never another process.
+    """
+    privileges.set_parent_death_signal(expected_parent)
+    can_filter = seccomp.available()  # read from /proc before the filesystem closes
+    result = enforcement.model_copy(deep=True)
+    result.rlimits, notes = apply_rlimits(plan.rlimits)
+    result.notes += notes
+    result = restrict_filesystem(plan, result)
+    if not can_filter:
+        _degrade(plan, result, "seccomp", "the kernel has no seccomp filter mode")
+    elif not privileges.no_new_privs():
+        _degrade(plan, result, "seccomp", "loading a filter needs no_new_privs")
+    else:
+        result.seccomp_denied += seccomp.install_no_fork_filter()
+        result.seccomp = True
+    return result
+
+
+def harden_process(plan: HardeningPlan) -> Enforcement:
+    """The cold path: :func:`harden_base` then :func:`harden_run` in the same process."""
+    return harden_run(plan, harden_base(plan))

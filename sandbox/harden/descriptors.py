@@ -1,0 +1,41 @@
+"""Closing every inherited file descriptor the child was not explicitly given."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+# Above any descriptor a process can hold (the kernel's NR_OPEN ceiling is 2**20); close_range
+# treats the upper bound as inclusive and cheap, so a large constant costs nothing.
+_FD_CEILING = 2**31 - 2
+
+
+def close_inherited(keep: Iterable[int]) -> list[int]:
+    """Close every descriptor above 2 except ``keep``; returns the sorted list kept.
+
+    A leaked descriptor is ambient authority that Landlock cannot take back (an already-open file
+    or socket stays usable), so this runs first. Uses close_range(2) through os.closerange.
+    """
+    kept = sorted({fd for fd in keep if fd > 2})
+    low = 3
+    for fd in kept:
+        if fd > low:
+            os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, _FD_CEILING)
+    return kept
+
+
+def open_descriptors() -> list[int]:
+    """The descriptors this process holds right now (read from /proc/self/fd)."""
+    listed = [int(name) for name in os.listdir("/proc/self/fd")]
+    # The listing includes the directory descriptor listdir itself used and has since closed.
+    return sorted(fd for fd in listed if _is_open(fd))
+
+
+def _is_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True

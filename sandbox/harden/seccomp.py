@@ -1,0 +1,142 @@
+"""Seccomp filters: refuse the system calls a Wasm runtime never makes.
+
+Two filters, both "default allow, refuse a named list" (an allow-list would break on every new
+glibc or wasmtime release, and Landlock already confines what the allowed calls can reach):
+
+* the **base filter** (:func:`install_base_filter`), loaded by :func:`sandbox.harden.harden_base`:
+  debugging other processes, mounting, namespaces, BPF, kernel keyrings, perf, module loading,
+  kexec, userfaultfd, io_uring, personality, exec, and every socket. ``clone3`` answers ENOSYS
+  (its flags live in memory a filter cannot read; glibc then falls back to ``clone``), and
+  ``clone`` with a namespace flag is refused. Fork stays possible, because the warm zygote that
+  runs under this filter forks one child per run.
+* the **no-fork filter** (:func:`install_no_fork_filter`), loaded in each run child: ``fork``,
+  ``vfork`` and ``clone`` without CLONE_THREAD are refused, so threads still start but no new
+  process can. RLIMIT_NPROC cannot do this job: it is not enforced for uid 0 at all and counts
+  every task of the uid machine-wide otherwise.
+
+Filters stack (the kernel runs all and the strictest answer wins), need no_new_privs, and are
+synchronised to every thread (TSYNC). Calls from a foreign ABI (int 0x80, x32) kill the process.
+"""
+
+from __future__ import annotations
+
+import errno
+
+import pyseccomp as sc
+
+# Refused with EPERM by the base filter, grouped by what they would give an attacker.
+BASE_DENIED: tuple[str, ...] = (
+    # reading or writing another process's memory
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    # changing the filesystem view
+    "mount",
+    "umount2",
+    "pivot_root",
+    "chroot",
+    "move_mount",
+    "open_tree",
+    "fsopen",
+    "fsconfig",
+    "fsmount",
+    "fspick",
+    "mount_setattr",
+    # namespaces: new user namespaces bring capabilities back inside them
+    "unshare",
+    "setns",
+    # large kernel attack surfaces no Wasm runtime uses
+    "bpf",
+    "keyctl",
+    "add_key",
+    "request_key",
+    "perf_event_open",
+    "kexec_load",
+    "kexec_file_load",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "userfaultfd",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    "personality",
+    # opening files by handle bypasses path-based checks
+    "open_by_handle_at",
+    # nothing is exec'd after hardening
+    "execve",
+    "execveat",
+    # the child talks to its parent over inherited pipes only; Landlock does not cover UDP or
+    # pathname unix sockets, so no socket may be created at all
+    "socket",
+    "socketpair",
+)
+
+NO_FORK_DENIED: tuple[str, ...] = ("fork", "vfork")
+
+CLONE_THREAD = 0x00010000
+# Every clone flag that creates a namespace (CLONE_NEWTIME shares its bit with the exit signal
+# in clone(2) and is only accepted by clone3 and unshare, both refused).
+CLONE_NAMESPACE_FLAGS = (
+    0x00020000,  # CLONE_NEWNS
+    0x02000000,  # CLONE_NEWCGROUP
+    0x04000000,  # CLONE_NEWUTS
+    0x08000000,  # CLONE_NEWIPC
+    0x10000000,  # CLONE_NEWUSER
+    0x20000000,  # CLONE_NEWPID
+    0x40000000,  # CLONE_NEWNET
+)
+
+
+def kernel_actions() -> list[str]:
+    """The filter actions this kernel supports (empty when seccomp filter mode is missing)."""
+    try:
+        with open("/proc/sys/kernel/seccomp/actions_avail", encoding="ascii") as avail:
+            return avail.read().split()
+    except OSError:
+        return []
+
+
+def available() -> bool:
+    """Whether the kernel supports filter mode with the errno action this module uses."""
+    return "errno" in kernel_actions()
+
+
+def _new_filter() -> sc.SyscallFilter:
+    flt = sc.SyscallFilter(sc.ALLOW)
+    flt.set_attr(sc.Attr.ACT_BADARCH, sc.KILL_PROCESS)
+    flt.set_attr(sc.Attr.CTL_TSYNC, 1)
+    return flt
+
+
+def _deny(flt: sc.SyscallFilter, names: tuple[str, ...], err: int) -> list[str]:
+    added = []
+    for name in names:
+        try:
+            flt.add_rule(sc.ERRNO(err), name)
+        except (OSError, ValueError):
+            continue  # not a system call on this architecture (or this libseccomp)
+        added.append(name)
+    return added
+
+
+def install_base_filter() -> list[str]:
+    """Load the base filter; returns what it refuses, as reported in Enforcement.seccomp_denied."""
+    flt = _new_filter()
+    denied = _deny(flt, BASE_DENIED, errno.EPERM)
+    denied += [f"{name} (ENOSYS)" for name in _deny(flt, ("clone3",), errno.ENOSYS)]
+    for flag in CLONE_NAMESPACE_FLAGS:
+        flt.add_rule(sc.ERRNO(errno.EPERM), "clone", sc.Arg(0, sc.MASKED_EQ, flag, flag))
+    denied.append("clone with a namespace flag")
+    flt.load()
+    return denied
+
+
+def install_no_fork_filter() -> list[str]:
+    """Load the no-fork filter on top of the base one; returns what it adds to the report."""
+    flt = _new_filter()
+    denied = _deny(flt, NO_FORK_DENIED, errno.EPERM)
+    flt.add_rule(sc.ERRNO(errno.EPERM), "clone", sc.Arg(0, sc.MASKED_EQ, CLONE_THREAD, 0))
+    denied.append("clone without CLONE_THREAD")
+    flt.load()
+    return denied
