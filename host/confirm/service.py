@@ -1,0 +1,523 @@
+"""The confirmation core: ask approvers, take their answers, hand out one execution claim.
+
+The pipeline calls :meth:`ConfirmationService.ask` when policy says ``confirm``, sends the
+returned prompts, awaits :meth:`~ConfirmationService.wait`, and on ``approved`` calls
+:meth:`~ConfirmationService.claim` with the digest of what it is about to run; only
+``ClaimOutcome.CLAIMED`` lets it run. The XMPP edge parses each incoming reply with
+:mod:`host.confirm.answers` and passes it to :meth:`~ConfirmationService.answer` with the
+stanza's verified bare ``from``, then sends back ``reply_text``.
+
+Rules enforced here, whatever the edge does:
+
+- Only an approver's own bare JID, on a counting channel (direct chat, structured element,
+  form, command), counts. Group chat, model output and skill output never do.
+- N-of-M counts distinct JIDs; an approver answering twice changes nothing.
+- One "no" from any approver denies at once: a person who saw the action and refused it is not
+  outvoted. Silence is not consent: an unanswered confirmation expires, and expired means no.
+- Approval is single-use: ``claim`` succeeds once, for the exact action digest that was shown.
+
+Every step is written to the audit sink inside the store transaction, before it commits
+(write-ahead): if the audit log cannot be written, nothing changes and AuditError propagates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+from xml.etree.ElementTree import Element
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from host.audit.sink import AuditSink, JsonValue
+from host.confirm import wording
+from host.confirm.elements import confirm_element, confirm_form, iso
+from host.confirm.models import (
+    COUNTING_CHANNELS,
+    AnswerRecord,
+    AnswerResult,
+    BareJid,
+    ClaimOutcome,
+    Confirmation,
+    Decision,
+    Outcome,
+    Reply,
+    Risk,
+    Settings,
+    State,
+    bare_jid,
+)
+from host.confirm.store import ConfirmationStore, StoreTx
+from host.errors import ConfirmError
+
+Clock = Callable[[], datetime]
+# Refs start at four digits (easy to type) and grow when a length is crowded; never reused.
+_REF_DIGITS = range(4, 13)
+_REF_TRIES_PER_LENGTH = 8
+
+
+def utc_now() -> datetime:
+    """The default clock."""
+    return datetime.now(UTC)
+
+
+class AskRequest(BaseModel):
+    """What the pipeline asks: plain values, so the core depends on no other subsystem."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    request_id: Annotated[str, Field(min_length=1, max_length=200)]
+    skill: Annotated[str, Field(min_length=1, max_length=200)]
+    summary: Annotated[str, Field(min_length=1, max_length=20_000)]
+    action_digest: Annotated[str, Field(min_length=1, max_length=200)]
+    requester: BareJid
+    approvers: frozenset[BareJid]
+    required: Annotated[int, Field(ge=1)] = 1
+    risk: Risk = Risk.HIGH
+    expires_in_s: Annotated[int, Field(ge=1)] | None = None
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """One message to send to one approver: a plain body for any client, plus the
+    ``<confirm/>`` element and the XEP-0004 form for clients that understand them."""
+
+    to: str
+    body: str
+    confirm: Element
+    form: Element
+
+
+@dataclass(frozen=True)
+class Asked:
+    """The new confirmation and the prompts to send, one per approver."""
+
+    confirmation: Confirmation
+    prompts: tuple[Prompt, ...]
+
+
+class ConfirmationService:
+    """Transport-independent human confirmation over a :class:`ConfirmationStore`.
+
+    Several services (in several processes) may share one store file; the store serialises
+    them. ``wait`` is woken at once by answers taken through this object and notices the
+    others' by re-reading the store every ``settings.poll_interval_s``. Call ``answer`` and
+    ``wait`` from the same event loop thread.
+    """
+
+    def __init__(
+        self,
+        store: ConfirmationStore,
+        audit: AuditSink,
+        *,
+        settings: Settings | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._store = store
+        self._audit = audit
+        self.settings = settings or Settings()
+        self._clock = clock
+        self._waiters: dict[str, set[asyncio.Event]] = {}
+
+    @property
+    def store(self) -> ConfirmationStore:
+        """The store this service works on (the caller that opened it closes it)."""
+        return self._store
+
+    # -- asking ---------------------------------------------------------------------------
+
+    def ask(
+        self,
+        *,
+        request_id: str,
+        skill: str,
+        summary: str,
+        action_digest: str,
+        requester: str,
+        approvers: Iterable[str],
+        required: int = 1,
+        risk: Risk | str = Risk.HIGH,
+        expires_in_s: int | None = None,
+    ) -> Asked:
+        """Store a new pending confirmation and return the prompts to send, one per approver.
+
+        ``summary`` says in words what will happen ("Delete notes/2026.md in your workspace");
+        ``action_digest`` binds the exact action and grant; ``approvers`` are bare JIDs, of
+        which ``required`` distinct ones must say yes (the requester alone: ``{requester}``,
+        1). Raises ConfirmError if any value is invalid. The expiry is the policy's ``expires_in_s``
+        or ``settings.default_expiry_s``, capped at ``settings.max_expiry_s`` (a shorter
+        expiry is always safe, so a longer request is cut, and the audit says so).
+        """
+        request = {
+            "request_id": request_id,
+            "skill": skill,
+            "summary": summary,
+            "action_digest": action_digest,
+            "requester": requester,
+            "approvers": frozenset(approvers),
+            "required": required,
+            "risk": risk,
+            "expires_in_s": expires_in_s,
+        }
+        try:
+            req = AskRequest.model_validate(request)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ConfirmError(
+                f"cannot ask for confirmation: {where}: {first['msg']}",
+                hint="the pipeline must pass the policy's approver set and a summary",
+            ) from None
+        cap = self.settings
+        if len(req.approvers) > cap.max_approvers:
+            raise ConfirmError(
+                f"{len(req.approvers)} approvers is more than the limit of {cap.max_approvers}",
+                hint="name fewer approvers in the policy, or raise confirm.max_approvers",
+            )
+        if not req.approvers:
+            raise ConfirmError("cannot ask for confirmation: the approver set is empty")
+        if req.required > len(req.approvers):
+            raise ConfirmError(
+                f"{req.required} approvals required but only {len(req.approvers)} approvers",
+                hint="the policy's N must not exceed its approver list",
+            )
+        wanted = req.expires_in_s if req.expires_in_s is not None else cap.default_expiry_s
+        expiry_s = min(wanted, cap.max_expiry_s)
+        now = self._now()
+        expires_at = now + timedelta(seconds=expiry_s)
+        summary = wording.clean_summary(req.summary, cap.max_summary_chars)
+        with self._store.transaction() as tx:
+            ref = self._new_ref(tx)
+            confirmation = Confirmation(
+                id=secrets.token_hex(16),
+                ref=ref,
+                request_id=req.request_id,
+                skill=req.skill,
+                summary=summary,
+                prompt=self._prompt(summary, ref, req, req.requester, expires_at),
+                action_digest=req.action_digest,
+                requester=req.requester,
+                approvers=req.approvers,
+                required=req.required,
+                risk=req.risk,
+                created_at=now,
+                expires_at=expires_at,
+                state=State.PENDING,
+            )
+            tx.insert(confirmation)
+            self._record(
+                "confirm.asked",
+                confirmation,
+                {
+                    "summary": summary,
+                    "skill": req.skill,
+                    "action_digest": req.action_digest,
+                    "requester": req.requester,
+                    "approvers": [jid for jid in sorted(req.approvers)],
+                    "required": req.required,
+                    "risk": req.risk.value,
+                    "expires_at": iso(expires_at),
+                    "expiry_capped": wanted > expiry_s,
+                },
+            )
+        prompts = tuple(
+            Prompt(
+                to=jid,
+                body=self._prompt(summary, ref, req, jid, expires_at),
+                confirm=confirm_element(confirmation),
+                form=confirm_form(confirmation),
+            )
+            for jid in sorted(req.approvers)
+        )
+        return Asked(confirmation=confirmation, prompts=prompts)
+
+    @staticmethod
+    def _prompt(
+        summary: str, ref: str, req: AskRequest, approver: str, expires_at: datetime
+    ) -> str:
+        return wording.prompt_text(
+            summary=summary,
+            ref=ref,
+            requester=req.requester,
+            approver=approver,
+            required=req.required,
+            expires_at=expires_at,
+        )
+
+    @staticmethod
+    def _new_ref(tx: StoreTx) -> str:
+        for digits in _REF_DIGITS:
+            for _ in range(_REF_TRIES_PER_LENGTH):
+                ref = f"action-{secrets.randbelow(10**digits):0{digits}d}"
+                if not tx.ref_taken(ref):
+                    return ref
+        raise ConfirmError("internal: no free confirmation ref")  # 10**12 refs in use
+
+    # -- answering ------------------------------------------------------------------------
+
+    def answer(self, from_jid: str, reply: Reply) -> AnswerResult:
+        """Apply ``reply`` from ``from_jid`` (the stanza's verified bare JID).
+
+        Returns the outcome and the sentence to send back. Refusals are audited too, as
+        ``confirm.answer_refused``, so an auditor sees every attempt.
+        """
+        jid = self._bare(from_jid)
+        with self._store.transaction() as tx:
+            result = self._answer(tx, jid, reply)
+        if result.confirmation is not None and result.outcome in (
+            Outcome.APPROVED,
+            Outcome.DENIED,
+            Outcome.EXPIRED,
+        ):
+            self._notify(result.confirmation.id)
+        return result
+
+    def _answer(self, tx: StoreTx, jid: str, reply: Reply) -> AnswerResult:
+        now = self._now()
+        asked_for = reply.target.ref or reply.target.id or "(the only pending one)"
+
+        def refuse(outcome: Outcome, text: str, c: Confirmation | None = None) -> AnswerResult:
+            data: dict[str, JsonValue] = {
+                "by": jid,
+                "decision": reply.decision.value,
+                "channel": reply.channel.value,
+                "outcome": outcome.value,
+                "target": asked_for,
+            }
+            self._record("confirm.answer_refused", c, data)
+            return AnswerResult(outcome=outcome, reply_text=text, confirmation=c)
+
+        if reply.channel not in COUNTING_CHANNELS:
+            return refuse(Outcome.REFUSED_CHANNEL, wording.REFUSED_CHANNEL)
+        if reply.target.id is not None:
+            found = tx.get(reply.target.id)
+        elif reply.target.ref is not None:
+            found = tx.get_by_ref(reply.target.ref)
+        else:
+            live = self._pending_for(tx, jid, now)
+            if not live:
+                return refuse(Outcome.NOTHING_PENDING, wording.NOTHING_PENDING)
+            if len(live) > 1:
+                result = refuse(Outcome.AMBIGUOUS, wording.ambiguous(live))
+                return result.model_copy(update={"candidates": tuple(c.ref for c in live)})
+            found = live[0]
+        if found is None:
+            return refuse(Outcome.UNKNOWN, wording.not_found(asked_for))
+        if jid not in found.approvers:
+            return refuse(Outcome.NOT_APPROVER, wording.not_found(asked_for), found)
+        c = self._expire_if_due(tx, found, now)
+        if c.state is State.EXPIRED:
+            return refuse(Outcome.EXPIRED, wording.expired(c), c)
+        if c.state is not State.PENDING:
+            return refuse(Outcome.ALREADY_DECIDED, wording.already_decided(c), c)
+        previous = c.answered_by(jid)
+        if previous is not None:
+            return refuse(
+                Outcome.ALREADY_ANSWERED, wording.already_answered(c, previous.decision), c
+            )
+        tx.add_answer(
+            c.id,
+            AnswerRecord(
+                approver=jid, decision=reply.decision, channel=reply.channel, answered_at=now
+            ),
+        )
+        if reply.decision is Decision.NO:
+            outcome, new_state = Outcome.DENIED, State.DENIED
+        elif c.yes_count() + 1 >= c.required:
+            outcome, new_state = Outcome.APPROVED, State.APPROVED
+        else:
+            outcome, new_state = Outcome.ACCEPTED, State.PENDING
+        if new_state is not State.PENDING and not tx.decide(c.id, State.PENDING, new_state, now):
+            raise ConfirmError(f"internal: {c.ref} changed state inside its own transaction")
+        updated = tx.get(c.id)
+        assert updated is not None  # we hold the write lock; the row cannot vanish
+        self._record(
+            "confirm.answered",
+            updated,
+            {
+                "by": jid,
+                "decision": reply.decision.value,
+                "channel": reply.channel.value,
+                "outcome": outcome.value,
+                "yes_count": updated.yes_count(),
+                "required": updated.required,
+            },
+        )
+        text = {
+            Outcome.DENIED: wording.denied,
+            Outcome.APPROVED: wording.approved,
+            Outcome.ACCEPTED: wording.accepted,
+        }[outcome](updated)
+        return AnswerResult(outcome=outcome, reply_text=text, confirmation=updated)
+
+    # -- reading --------------------------------------------------------------------------
+
+    def get(self, confirmation_id: str) -> Confirmation | None:
+        """The confirmation as it is now (expired first if its time is up)."""
+        with self._store.transaction() as tx:
+            found = tx.get(confirmation_id)
+            if found is None:
+                return None
+            c = self._expire_if_due(tx, found, self._now())
+        if c is not found:
+            self._notify(c.id)
+        return c
+
+    def pending_for(self, jid: str) -> list[Confirmation]:
+        """What ``jid`` can still answer, oldest first (for ``/pending``)."""
+        bare = self._bare(jid)
+        with self._store.transaction() as tx:
+            return self._pending_for(tx, bare, self._now())
+
+    def pending_text(self, jid: str) -> str:
+        """The ``/pending`` reply for ``jid``."""
+        live = self.pending_for(jid)
+        return wording.listing(live) if live else wording.NOTHING_PENDING
+
+    def sweep(self) -> list[Confirmation]:
+        """Expire everything whose time is up; returns what expired. Safe to run any time."""
+        now = self._now()
+        expired = []
+        with self._store.transaction() as tx:
+            for cid in tx.ids_in_state(State.PENDING, State.APPROVED):
+                found = tx.get(cid)
+                assert found is not None
+                c = self._expire_if_due(tx, found, now)
+                if c is not found:
+                    expired.append(c)
+        for c in expired:
+            self._notify(c.id)
+        return expired
+
+    def _pending_for(self, tx: StoreTx, jid: str, now: datetime) -> list[Confirmation]:
+        live = []
+        for cid in tx.pending_ids_for(jid):
+            found = tx.get(cid)
+            assert found is not None
+            if self._expire_if_due(tx, found, now).state is State.PENDING:
+                live.append(found)
+        return live
+
+    def _expire_if_due(self, tx: StoreTx, c: Confirmation, now: datetime) -> Confirmation:
+        """``c``, moved to expired first if its time is up (lazy expiry)."""
+        grace = timedelta(seconds=self.settings.claim_grace_s)
+        due = (c.state is State.PENDING and now >= c.expires_at) or (
+            c.state is State.APPROVED and now >= c.expires_at + grace
+        )
+        if not due or not tx.decide(c.id, c.state, State.EXPIRED, now):
+            return c
+        self._record(
+            "confirm.expired",
+            c,
+            {"was": c.state.value, "expires_at": iso(c.expires_at), "yes_count": c.yes_count()},
+        )
+        updated = tx.get(c.id)
+        assert updated is not None
+        return updated
+
+    # -- executing ------------------------------------------------------------------------
+
+    def claim(self, confirmation_id: str, action_digest: str) -> ClaimOutcome:
+        """Claim an approved confirmation for execution: ``CLAIMED`` at most once, ever.
+
+        ``action_digest`` is the digest of what the pipeline is about to run, computed afresh;
+        if it differs from the digest the approvers were shown, the claim is refused (the
+        arguments or the grant changed after the prompt). Audited before it commits.
+        """
+        now = self._now()
+        with self._store.transaction() as tx:
+            found = tx.get(confirmation_id)
+            if found is None:
+                outcome = ClaimOutcome.UNKNOWN
+                c: Confirmation | None = None
+            else:
+                c = self._expire_if_due(tx, found, now)
+                outcome = self._claimable(c, action_digest)
+            if outcome is ClaimOutcome.CLAIMED and c is not None:
+                if not tx.claim(c.id, action_digest, now, self.settings.claim_grace_s):
+                    raise ConfirmError(f"internal: claim of {c.ref} failed under the lock")
+                self._record("confirm.claimed", c, {"action_digest": action_digest})
+            else:
+                self._record(
+                    "confirm.claim_refused",
+                    c,
+                    {
+                        "id": confirmation_id,
+                        "action_digest": action_digest,
+                        "reason": outcome.value,
+                    },
+                )
+        return outcome
+
+    def claim_for_execution(self, confirmation_id: str, action_digest: str) -> bool:
+        """True exactly once for an approved, unexpired confirmation of ``action_digest``."""
+        return self.claim(confirmation_id, action_digest) is ClaimOutcome.CLAIMED
+
+    @staticmethod
+    def _claimable(c: Confirmation, action_digest: str) -> ClaimOutcome:
+        if c.state is State.EXECUTED:
+            return ClaimOutcome.ALREADY_CLAIMED
+        if c.state is State.EXPIRED:
+            return ClaimOutcome.EXPIRED
+        if c.state is not State.APPROVED:
+            return ClaimOutcome.NOT_APPROVED
+        if not secrets.compare_digest(c.action_digest, action_digest):
+            return ClaimOutcome.DIGEST_MISMATCH
+        return ClaimOutcome.CLAIMED
+
+    # -- waiting --------------------------------------------------------------------------
+
+    async def wait(self, confirmation_id: str) -> State:
+        """Resolve when the confirmation is decided: ``approved``, ``denied`` or ``expired``
+        (``executed`` if another waiter already claimed it). Approved still needs a claim."""
+        event = asyncio.Event()
+        self._waiters.setdefault(confirmation_id, set()).add(event)
+        try:
+            while True:
+                event.clear()
+                c = self.get(confirmation_id)
+                if c is None:
+                    raise ConfirmError(f"no confirmation with id {confirmation_id}")
+                if c.state is not State.PENDING:
+                    return c.state
+                left = (c.expires_at - self._now()).total_seconds()
+                timeout = min(self.settings.poll_interval_s, max(left, 0.0))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), timeout=timeout)
+        finally:
+            waiters = self._waiters.get(confirmation_id)
+            if waiters is not None:
+                waiters.discard(event)
+                if not waiters:
+                    del self._waiters[confirmation_id]
+
+    def _notify(self, confirmation_id: str) -> None:
+        for event in self._waiters.get(confirmation_id, ()):
+            event.set()
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _now(self) -> datetime:
+        now = self._clock()
+        if now.tzinfo is None:
+            raise ConfirmError("internal: the confirmation clock must return aware UTC times")
+        return now
+
+    @staticmethod
+    def _bare(jid: str) -> str:
+        try:
+            return bare_jid(jid)
+        except ValueError as exc:
+            raise ConfirmError(
+                f"answer attributed to {jid!r}: {exc}",
+                hint="the XMPP edge must pass the stanza's verified bare from",
+            ) from None
+
+    def _record(self, event: str, c: Confirmation | None, data: dict[str, JsonValue]) -> None:
+        if c is not None:
+            data = {"id": c.id, "ref": c.ref, **data}
+        self._audit.record(event, request_id=c.request_id if c else None, data=data)
