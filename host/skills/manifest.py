@@ -40,6 +40,8 @@ from sandbox.spec import Limits
 SKILL_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+# A real manifest is one or two KiB; the cap keeps a hostile one from costing memory and time.
+MAX_MANIFEST_BYTES = 64 * 1024
 
 
 class DirNeed(BaseModel):
@@ -126,15 +128,30 @@ class Manifest(BaseModel):
 
 
 def load_manifest(path: Path) -> Manifest:
-    """Read and validate ``path`` (a ``skill.toml``); errors name the file and the key."""
+    """Read and validate ``path`` (a ``skill.toml``); errors name the file and the key.
+
+    Any content gives a Manifest or a SkillError: oversized files, bytes that are not UTF-8 and
+    nesting deep enough to exhaust the parsers are refused with a reason, not a traceback.
+    """
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        with path.open("rb") as f:
+            raw = f.read(MAX_MANIFEST_BYTES + 1)
     except OSError as exc:
         raise SkillError(f"cannot read manifest {path}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
+    if len(raw) > MAX_MANIFEST_BYTES:
+        raise SkillError(f"{path} is over the {MAX_MANIFEST_BYTES}-byte cap for a manifest")
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise SkillError(f"{path}: not UTF-8 text (bad byte at offset {exc.start})") from None
+    except RecursionError:
+        raise SkillError(f"{path}: not valid TOML: arrays or tables nested too deeply") from None
+    except ValueError as exc:  # TOMLDecodeError, or an integer too long to convert
         raise SkillError(f"{path}: not valid TOML: {exc}") from None
     try:
         return Manifest.model_validate(data)
+    except RecursionError:
+        raise SkillError(f"{path}: a JSON Schema in the manifest is nested too deeply") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "(top level)"
