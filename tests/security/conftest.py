@@ -1,8 +1,9 @@
 """The security suite's report: what was attacked, what held, what leaked, which threats are proven.
 
 Every test in a ``test_*.py`` module under this folder is an attack on one of Airlock's defences,
-except the modules in :data:`NOT_ATTACKS` (they check the threat model and this harness, not a
-defence). After the run, pytest prints a short report:
+except the threat-table checker (:data:`NOT_ATTACKS`) and this harness's own ``test_harness_*.py``
+(they check the threat model and the report, not a defence). After the run, pytest prints a short
+report:
 
 - attacks tried: security tests selected to run (after ``-k``/``-m`` deselection);
 - blocked: attacks whose test passed, i.e. the defence held;
@@ -35,7 +36,8 @@ import pytest
 REPORT_ENV = "AIRLOCK_SECURITY_REPORT"
 PLUGIN_NAME = "airlock-security-report"
 # Modules in this folder that are not attacks: the threat-table checker and this harness's tests.
-NOT_ATTACKS = frozenset({"test_threat_model.py", "test_harness_report.py"})
+NOT_ATTACKS = frozenset({"test_threat_model.py"})
+HARNESS_PREFIX = "test_harness_"  # this harness's own tests (report plugin, README index)
 THREATS_DIR = Path("threat-model") / "threats"  # relative to pytest's rootdir
 ROW_ID = re.compile(r"^T-[A-Z]{3}-\d{2}$")
 NODE = re.compile(r"(tests/[\w/]+\.py)::(test_\w+)")
@@ -190,10 +192,12 @@ class SecurityReport:
     def _is_attack(path: Path) -> bool:
         if not path.resolve().is_relative_to(HERE):
             return False
+        name = path.name
         return (
-            path.name.startswith("test_")
-            and path.suffix == ".py"
-            and (path.name not in NOT_ATTACKS)
+            name.startswith("test_")
+            and name.endswith(".py")
+            and name not in NOT_ATTACKS
+            and not name.startswith(HARNESS_PREFIX)
         )
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
