@@ -44,6 +44,7 @@ NO_WORDS = frozenset({"no", "n", "deny", "denied", "reject", "cancel"})
 # An answer is a word; anything much longer is conversation and goes to the agent untouched.
 MAX_ANSWER_CHARS = 120
 _COMMAND = re.compile(r"^/(approve|deny)(?:\s+(.*))?$", re.IGNORECASE | re.DOTALL)
+_FIRST_WORD = re.compile(r"[^\W_]+")
 _TEXT_CHANNELS = frozenset({Channel.DIRECT_CHAT, Channel.ROOM, Channel.MODEL, Channel.TOOL_OUTPUT})
 
 
@@ -75,6 +76,10 @@ def _target(arg: str) -> Target | None:
 def parse_text(text: str, *, channel: Channel = Channel.DIRECT_CHAT) -> Reply | Unclear | None:
     """A reply if ``text`` is one, :class:`Unclear` if it nearly is, ``None`` if it is chat.
 
+    :class:`Unclear` means the text starts with an answer word but says more; the edge shows its
+    message only when something is pending for the sender (see ``pending_for``), and otherwise
+    treats the text as ordinary conversation.
+
     ``channel`` is where the text was seen (``direct_chat``, ``room``, ``model`` or
     ``tool_output``). A slash command in a direct chat becomes ``command``; every other channel
     is kept as it is, so the service can refuse it.
@@ -101,8 +106,8 @@ def parse_text(text: str, *, channel: Channel = Channel.DIRECT_CHAT) -> Reply | 
         return Reply(decision=Decision.YES, channel=channel)
     if word in NO_WORDS:
         return Reply(decision=Decision.NO, channel=channel)
-    first = _word(stripped.split(maxsplit=1)[0].rstrip(",;:")) if stripped else ""
-    if first in YES_WORDS or first in NO_WORDS:
+    first = _FIRST_WORD.match(stripped)
+    if first and first.group(0).casefold() in YES_WORDS | NO_WORDS:
         return Unclear(
             message="To answer a confirmation, reply with just yes or no "
             "(or /approve REF, /deny REF)."

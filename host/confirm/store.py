@@ -147,7 +147,7 @@ class StoreTx:
         marks = ", ".join("?" for _ in states)
         rows = self._conn.execute(
             f"SELECT id FROM confirmations WHERE state IN ({marks}) "  # noqa: S608
-            "ORDER BY created_at, id",
+            "ORDER BY created_at, rowid",
             [s.value for s in states],
         ).fetchall()
         return [r[0] for r in rows]
@@ -158,7 +158,7 @@ class StoreTx:
             "SELECT c.id FROM confirmations c JOIN approvers a ON a.confirmation_id = c.id "
             "WHERE a.jid = ? AND c.state = 'pending' AND NOT EXISTS ("
             "  SELECT 1 FROM answers x WHERE x.confirmation_id = c.id AND x.approver = ?) "
-            "ORDER BY c.created_at, c.id",
+            "ORDER BY c.created_at, c.rowid",
             (jid, jid),
         ).fetchall()
         return [r[0] for r in rows]

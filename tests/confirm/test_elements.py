@@ -1,0 +1,68 @@
+"""The outgoing <confirm/> element and form: exact XML, and the form round-trips as a reply."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from host.confirm import Channel, ConfirmationService, Decision, Outcome, parse_form
+from host.confirm.elements import serialize
+from host.confirm.wording import clean_summary
+from tests.confirm.fakes import ALICE, BOB, ask
+
+
+def test_confirm_element_is_exact(service: ConfirmationService) -> None:
+    asked = ask(service, summary="Delete <notes> & 'drafts'", risk="medium")
+    c = asked.confirmation
+    assert asked.prompts[0].to == ALICE
+    assert serialize(asked.prompts[0].confirm) == (
+        f'<confirm xmlns="urn:fluux:agent:0#confirm" id="{c.id}" ref="{c.ref}">'
+        '<action type="fs.delete">Delete &lt;notes&gt; &amp; &apos;drafts&apos;</action>'
+        '<risk level="medium" />'
+        "<expires>2026-02-08T19:00:00Z</expires>"
+        "</confirm>"
+    )
+
+
+def test_quorum_is_announced(service: ConfirmationService) -> None:
+    asked = ask(service, approvers=[ALICE, BOB], required=2)
+    text = serialize(asked.prompts[0].confirm)
+    assert '<approvals required="2" />' in text
+
+
+def test_form_is_exact_and_round_trips(service: ConfirmationService) -> None:
+    asked = ask(service)
+    c = asked.confirmation
+    assert serialize(asked.prompts[0].form) == (
+        '<x xmlns="jabber:x:data" type="form">'
+        f"<title>Confirm {c.ref}</title>"
+        f"<instructions>{c.prompt}</instructions>"
+        '<field var="FORM_TYPE" type="hidden"><value>urn:fluux:agent:0#confirm</value></field>'
+        f'<field var="id" type="hidden"><value>{c.id}</value></field>'
+        '<field var="answer" type="list-single" label="Allow this action?"><required />'
+        '<option label="Yes, allow it"><value>yes</value></option>'
+        '<option label="No, refuse it"><value>no</value></option></field>'
+        "</x>"
+    )
+    submitted = asked.prompts[0].form
+    submitted.set("type", "submit")
+    for field in submitted.findall("{jabber:x:data}field"):
+        if field.get("var") == "answer":
+            for child in list(field):
+                field.remove(child)
+            ET.SubElement(field, "{jabber:x:data}value").text = "yes"
+    for extra in ("title", "instructions"):
+        node = submitted.find(f"{{jabber:x:data}}{extra}")
+        assert node is not None
+        submitted.remove(node)
+    reply = parse_form(submitted)
+    assert reply is not None
+    assert reply.channel is Channel.FORM
+    assert reply.decision is Decision.YES
+    assert service.answer(ALICE, reply).outcome is Outcome.APPROVED
+
+
+def test_summary_is_made_plain() -> None:
+    assert clean_summary("Delete\n  a.txt\t now", 100) == "Delete a.txt now"
+    assert clean_summary("rm \u202eexe.txt", 100) == "rm <U+202E>exe.txt"
+    assert clean_summary("a\u200bb\x00c", 100) == "a<U+200B>b<U+0000>c"
+    assert clean_summary("x" * 50, 10) == "x" * 9 + "…"
