@@ -42,6 +42,8 @@ THREATS_DIR = Path("threat-model") / "threats"  # relative to pytest's rootdir
 ROW_ID = re.compile(r"^T-[A-Z]{3}-\d{2}$")
 NODE = re.compile(r"(tests/[\w/]+\.py)::(test_\w+)")
 HERE = Path(__file__).resolve().parent
+# Uncovered rows listed per status on the terminal; the JSON report always lists all of them.
+MAX_IDS_SHOWN = 12
 
 # What a test proved, worst first. A test's outcome is the worst of its phases (setup, call,
 # teardown); a threat row's is the worst over every instance of every test it names.
@@ -168,9 +170,14 @@ def print_report(terminal: Any, report: dict[str, Any]) -> None:
         write(f"not run        {report['not_run']} (session stopped early)")
     rows = report["threat_rows"]
     write(f"threat rows    {rows['covered']}/{rows['total']} covered (every named test passed)")
-    uncovered = [f"{r['id']} ({r['status']})" for r in rows["rows"] if r["status"] != "covered"]
-    if uncovered:
-        write(f"  not covered: {', '.join(uncovered)}")
+    by_status: dict[str, list[str]] = {}
+    for row in rows["rows"]:
+        if row["status"] != "covered":
+            by_status.setdefault(row["status"], []).append(row["id"])
+    for status, ids in by_status.items():
+        shown = ", ".join(ids[:MAX_IDS_SHOWN])
+        more = f" and {len(ids) - MAX_IDS_SHOWN} more" if len(ids) > MAX_IDS_SHOWN else ""
+        write(f"  {status}: {shown}{more}")
 
 
 class SecurityReport:

@@ -97,8 +97,9 @@ def test_report_counts_each_outcome(checkout: pytest.Pytester) -> None:
             "known gaps     1 (xfail)",
             "  tests/security/test_attacks.py::test_known_gap: symlink race not closed yet",
             "threat rows    1/5 covered (every named test passed)",
-            "  not covered: T-FAK-02 (leaked), T-FAK-03 (skipped), T-FAK-04 (not run), "
-            "T-FAK-05 (not run)",
+            "  leaked: T-FAK-02",
+            "  skipped: T-FAK-03",
+            "  not run: T-FAK-04, T-FAK-05",
         ]
     )
 
