@@ -1,0 +1,94 @@
+"""Attacks on N-of-M and on plain answers: distinct people, one clear target (T-CNF-10, -11,
+-12)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from host.confirm import (
+    Channel,
+    ClaimOutcome,
+    Decision,
+    Outcome,
+    Reply,
+    State,
+    Target,
+)
+from host.errors import AuditError
+from tests.confirm.fakes import (
+    ALICE,
+    BOB,
+    CAROL,
+    DIGEST,
+    ManualClock,
+    MemoryAudit,
+    ask,
+    open_service,
+)
+
+
+def test_confirm_same_approver_twice_is_one_approval(tmp_path: Path) -> None:
+    svc = open_service(tmp_path / "c.sqlite", ManualClock())
+    c = ask(svc, approvers=[ALICE, BOB, CAROL], required=2).confirmation
+    first = Reply(decision=Decision.YES, channel=Channel.COMMAND, target=Target(ref=c.ref))
+    assert svc.answer(ALICE, first).outcome is Outcome.ACCEPTED
+    # Alice again, on every other channel, with her JID spelled differently.
+    for channel in (Channel.STRUCTURED, Channel.FORM, Channel.COMMAND):
+        again = Reply(decision=Decision.YES, channel=channel, target=Target(id=c.id))
+        result = svc.answer("ALICE@Example.org", again)
+        assert result.outcome is Outcome.ALREADY_ANSWERED
+    assert svc.get(c.id).yes_count() == 1  # type: ignore[union-attr]
+    assert svc.claim(c.id, DIGEST) is ClaimOutcome.NOT_APPROVED
+    assert svc.answer(BOB, first).outcome is Outcome.APPROVED
+    assert svc.claim(c.id, DIGEST) is ClaimOutcome.CLAIMED
+
+
+def test_confirm_two_pending_and_a_plain_yes_asks_which(tmp_path: Path) -> None:
+    svc = open_service(tmp_path / "c.sqlite", ManualClock())
+    a = ask(svc, summary="Delete a.txt").confirmation
+    b = ask(svc, summary="Delete b.txt", request_id="req-2").confirmation
+    result = svc.answer(ALICE, Reply(decision=Decision.YES, channel=Channel.DIRECT_CHAT))
+    assert result.outcome is Outcome.AMBIGUOUS
+    assert result.candidates == (a.ref, b.ref)
+    assert result.reply_text == (
+        "Several confirmations are waiting for you; answer one with /approve REF or /deny REF:\n"
+        f"{a.ref}: Delete a.txt (expires 19:00 UTC)\n{b.ref}: Delete b.txt (expires 19:00 UTC)"
+    )
+    assert svc.get(a.id).state is State.PENDING  # type: ignore[union-attr]
+    assert svc.get(b.id).state is State.PENDING  # type: ignore[union-attr]
+
+
+def test_confirm_one_no_outweighs_any_yes(tmp_path: Path) -> None:
+    svc = open_service(tmp_path / "c.sqlite", ManualClock())
+    c = ask(svc, approvers=[ALICE, BOB, CAROL], required=2).confirmation
+    target = Target(ref=c.ref)
+    assert (
+        svc.answer(ALICE, Reply(decision=Decision.YES, channel=Channel.FORM, target=target)).outcome
+        is Outcome.ACCEPTED
+    )
+    assert (
+        svc.answer(BOB, Reply(decision=Decision.NO, channel=Channel.FORM, target=target)).outcome
+        is Outcome.DENIED
+    )
+    late = svc.answer(CAROL, Reply(decision=Decision.YES, channel=Channel.FORM, target=target))
+    assert late.outcome is Outcome.ALREADY_DECIDED
+    assert svc.claim(c.id, DIGEST) is ClaimOutcome.NOT_APPROVED
+
+
+def test_confirm_unwritable_audit_blocks_approval_and_claim(tmp_path: Path) -> None:
+    audit = MemoryAudit()
+    svc = open_service(tmp_path / "c.sqlite", ManualClock(), audit)
+    c = ask(svc).confirmation
+    audit.broken = True
+    yes = Reply(decision=Decision.YES, channel=Channel.STRUCTURED, target=Target(id=c.id))
+    with pytest.raises(AuditError):
+        svc.answer(ALICE, yes)
+    assert svc.store.get(c.id).state is State.PENDING  # type: ignore[union-attr]
+    audit.broken = False
+    svc.answer(ALICE, yes)
+    audit.broken = True
+    with pytest.raises(AuditError):
+        svc.claim(c.id, DIGEST)
+    assert svc.store.get(c.id).state is State.APPROVED  # type: ignore[union-attr]
