@@ -30,12 +30,22 @@ _SINCE: dict[Layer, str] = {
 }
 
 
-def _degrade(plan: HardeningPlan, enforcement: Enforcement, layer: Layer, reason: str) -> None:
+_NEEDS_NNP = "call harden_base first: it sets no_new_privs"
+
+
+def _degrade(
+    plan: HardeningPlan,
+    enforcement: Enforcement,
+    layer: Layer,
+    reason: str,
+    hint: str | None = None,
+) -> None:
     """Refuse when ``layer`` is required, otherwise record why it is missing."""
     if layer in plan.require:
         raise HardeningError(
             f"the run requires the {layer} layer, which cannot be enforced: {reason}",
-            hint=f"it needs {_SINCE[layer]}; upgrade the kernel or drop {layer} from require",
+            hint=hint
+            or f"it needs {_SINCE[layer]}; upgrade the kernel or drop {layer} from require",
         )
     enforcement.notes.append(f"{layer}: {reason}")
 
@@ -98,7 +108,7 @@ def harden_base(plan: HardeningPlan) -> Enforcement:
     if not seccomp.available():
         _degrade(plan, enforcement, "seccomp", "the kernel has no seccomp filter mode")
     elif not enforcement.no_new_privs:
-        _degrade(plan, enforcement, "seccomp", "loading a filter needs no_new_privs")
+        _degrade(plan, enforcement, "seccomp", "a filter needs no_new_privs", _NEEDS_NNP)
     else:
         enforcement.seccomp_denied = seccomp.install_base_filter()
         enforcement.seccomp = True
@@ -120,7 +130,7 @@ def _landlock_net_and_scopes(plan: HardeningPlan, enforcement: Enforcement) -> N
         return
     if not enforcement.no_new_privs:
         for layer in ("landlock_net", "landlock_scope"):
-            _degrade(plan, enforcement, layer, "Landlock needs no_new_privs")
+            _degrade(plan, enforcement, layer, "Landlock needs no_new_privs", _NEEDS_NNP)
         return
     landlock.Ruleset(handled_net=net, scoped=scoped).restrict_self()
     enforcement.landlock_rules += (["net"] if net else []) + (["scope"] if scoped else [])
@@ -143,7 +153,7 @@ def restrict_filesystem(plan: HardeningPlan, enforcement: Enforcement) -> Enforc
         _degrade(plan, result, "landlock_fs", "Landlock is not enabled in this kernel")
         return result
     if not privileges.no_new_privs():
-        _degrade(plan, result, "landlock_fs", "Landlock needs no_new_privs")
+        _degrade(plan, result, "landlock_fs", "Landlock needs no_new_privs", _NEEDS_NNP)
         return result
     result.landlock_abi = abi
     ruleset = landlock.Ruleset(handled_fs=landlock.fs_rights(abi))
@@ -182,7 +192,7 @@ def harden_run(
     if not can_filter:
         _degrade(plan, result, "seccomp", "the kernel has no seccomp filter mode")
     elif not privileges.no_new_privs():
-        _degrade(plan, result, "seccomp", "loading a filter needs no_new_privs")
+        _degrade(plan, result, "seccomp", "a filter needs no_new_privs", _NEEDS_NNP)
     else:
         result.seccomp_denied += seccomp.install_no_fork_filter()
         result.seccomp = True

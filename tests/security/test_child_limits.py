@@ -1,0 +1,30 @@
+"""A module that escaped wasmtime tries to exhaust the machine through its own grant."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.security.child_payload import FSIZE_CAP, make_grants, run_attack
+
+
+def test_child_cannot_write_past_file_size_limit(tmp_path: Path) -> None:
+    # Python ignores SIGXFSZ, so the write that crosses RLIMIT_FSIZE fails with EFBIG (a Wasm
+    # runtime sees the same errno); without that, the default action would kill the process.
+    g = make_grants(tmp_path)
+    target = g.rw / "flood.bin"
+    verdict = run_attack("write_big", g.plan(), {"path": str(target), "bytes": 4 * FSIZE_CAP})
+    assert (verdict["ok"], verdict["errno"], verdict["stage"]) == (False, "EFBIG", "write")
+    assert target.stat().st_size == FSIZE_CAP
+
+
+def test_child_limits_are_reported_as_enforced(tmp_path: Path) -> None:
+    g = make_grants(tmp_path)
+    verdict = run_attack("write_file", g.plan(open_files=32), {"path": str(g.rw / "x")})
+    assert verdict["enforcement"]["rlimits"] == {
+        "as": g.plan().rlimits.address_space_bytes,
+        "cpu": g.plan().rlimits.cpu_seconds,
+        "nofile": 32,
+        "nproc": g.plan().rlimits.processes,
+        "fsize": FSIZE_CAP,
+        "core": 0,
+    }

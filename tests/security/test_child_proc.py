@@ -1,0 +1,125 @@
+"""A module that escaped wasmtime turns on other processes and on its own privileges."""
+
+from __future__ import annotations
+
+import os
+import platform
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from sandbox.info import probe
+from tests.security.child_payload import make_grants, orphan_verdict, run_attack, supported
+
+pytestmark = [
+    pytest.mark.seccomp,
+    pytest.mark.skipif(not probe().seccomp_filter, reason="kernel has no seccomp filter mode"),
+]
+needs_scope = pytest.mark.skipif(not supported(6), reason="Landlock ABI < 6: no signal scope")
+
+
+@needs_scope
+def test_child_cannot_signal_its_parent(tmp_path: Path) -> None:
+    # The parent here is the payload's interpreter-starting test process; it must survive.
+    verdict = run_attack("kill", make_grants(tmp_path).plan(), {"target": "parent"})
+    assert (verdict["ok"], verdict["errno"], verdict["stage"]) == (False, "EPERM", "kill")
+
+
+@needs_scope
+def test_child_cannot_signal_unrelated_process(tmp_path: Path) -> None:
+    bystander = subprocess.Popen(["sleep", "60"])
+    try:
+        verdict = run_attack("kill", make_grants(tmp_path).plan(), {"pid": bystander.pid})
+        assert (verdict["ok"], verdict["errno"], verdict["stage"]) == (False, "EPERM", "kill")
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_child_cannot_ptrace_its_parent(tmp_path: Path) -> None:
+    verdict = run_attack("ptrace_parent", make_grants(tmp_path).plan())
+    assert (verdict["ok"], verdict["errno"], verdict["stage"]) == (False, "EPERM", "ptrace")
+
+
+@pytest.mark.landlock
+@pytest.mark.skipif(not supported(1), reason="kernel has no Landlock")
+def test_child_ptrace_refused_by_landlock_alone(tmp_path: Path) -> None:
+    # Behind seccomp's ptrace rule: a Landlock domain may never trace a process outside it.
+    verdict = run_attack("ptrace_parent", make_grants(tmp_path).plan(), layers="landlock")
+    assert (verdict["ok"], verdict["errno"], verdict["stage"]) == (False, "EPERM", "ptrace")
+
+
+def test_child_cannot_exec_shell(tmp_path: Path) -> None:
+    verdict = run_attack("exec_shell", make_grants(tmp_path).plan())
+    assert (verdict["ok"], verdict["errno"], verdict["stage"]) == (False, "EPERM", "execve")
+
+
+def test_child_cannot_fork_past_process_limit(tmp_path: Path) -> None:
+    # The limit for a run child is zero new processes: the very first fork is refused by the
+    # no-fork seccomp filter (RLIMIT_NPROC would not hold uid 0 back at all).
+    verdict = run_attack("fork_many", make_grants(tmp_path).plan(), {"count": 50})
+    assert (verdict["ok"], verdict["errno"], verdict["stage"]) == (False, "EPERM", "fork")
+
+
+def test_child_cannot_spawn_through_posix_spawn(tmp_path: Path) -> None:
+    # subprocess uses vfork/clone3 paths, not fork(): clone3 answers ENOSYS, then glibc's
+    # clone(CLONE_VM | CLONE_VFORK) fallback is refused.
+    verdict = run_attack("spawn_shell", make_grants(tmp_path).plan())
+    assert (verdict["ok"], verdict["errno"], verdict["stage"]) == (False, "EPERM", "spawn")
+
+
+def test_child_holds_no_capability(tmp_path: Path) -> None:
+    verdict = run_attack("capabilities", make_grants(tmp_path).plan())
+    assert verdict["ok"] is True
+    assert verdict["detail"] == {
+        "effective": 0,
+        "permitted": 0,
+        "inheritable": 0,
+        "bounding": 0,
+        "ambient": 0,
+    }
+
+
+def test_child_cannot_change_uid(tmp_path: Path) -> None:
+    verdict = run_attack("setuid", make_grants(tmp_path).plan(), {"uid": 65534})
+    assert (verdict["ok"], verdict["errno"], verdict["stage"]) == (False, "EPERM", "setuid")
+
+
+def test_child_cannot_chown_in_its_grant(tmp_path: Path) -> None:
+    g = make_grants(tmp_path)
+    (g.rw / "mine.txt").write_text("x")
+    verdict = run_attack("chown", g.plan(), {"path": str(g.rw / "mine.txt"), "uid": 65534})
+    assert (verdict["ok"], verdict["errno"], verdict["stage"]) == (False, "EPERM", "chown")
+    assert (g.rw / "mine.txt").stat().st_uid == os.getuid()
+
+
+def test_child_cannot_make_device_node(tmp_path: Path) -> None:
+    g = make_grants(tmp_path)
+    verdict = run_attack("mknod", g.plan(), {"path": str(g.rw / "mem")})
+    # Landlock refuses first (no MAKE_CHAR in any grant)...
+    assert (verdict["ok"], verdict["errno"], verdict["stage"]) == (False, "EACCES", "mknod")
+    # ...and with capabilities dropped alone, CAP_MKNOD is missing.
+    alone = run_attack("mknod", g.plan(), {"path": str(g.rw / "mem")}, layers="caps")
+    assert (alone["ok"], alone["errno"], alone["stage"]) == (False, "EPERM", "mknod")
+    assert not (g.rw / "mem").exists()
+
+
+def test_child_raw_socket_refused_by_dropped_capabilities_alone(tmp_path: Path) -> None:
+    verdict = run_attack("raw_socket", make_grants(tmp_path).plan(), layers="caps")
+    assert (verdict["ok"], verdict["errno"], verdict["stage"]) == (False, "EPERM", "socket")
+
+
+def test_child_is_killed_when_its_parent_dies(tmp_path: Path) -> None:
+    assert orphan_verdict(make_grants(tmp_path).plan()) == {"child_signal": "SIGKILL"}
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="the i386 and x32 ABIs are x86_64's")
+@pytest.mark.parametrize("abi", ["i386", "x32"])
+def test_child_foreign_syscall_abi_is_killed(tmp_path: Path, abi: str) -> None:
+    # The filter is written for x86_64 numbers; a refused call through int 0x80 or the x32
+    # numbering would slip past a naive filter, so any foreign-ABI call kills the process.
+    verdict = run_attack("foreign_abi", make_grants(tmp_path).plan(), {"abi": abi})
+    assert verdict == {"ok": False, "signal": signal.Signals.SIGSYS.name}
