@@ -246,7 +246,7 @@ class SecurityReport:
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         """Print the report if security tests were collected, and write its JSON copy."""
-        if not self.seen:
+        if not self.seen or self.config.option.collectonly:
             return
         report = build_report(self.config.rootpath, self.outcomes, self.uncollectable)
         print_report(terminalreporter, report)

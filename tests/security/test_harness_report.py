@@ -176,6 +176,11 @@ def test_broken_and_skipped_modules_are_errors_not_silence(
     assert errors["tests/security/test_fixture.py::test_needs_server"] == "OSError: port in use"
 
 
+def test_silent_when_only_collecting(checkout: pytest.Pytester) -> None:
+    result = checkout.runpytest("tests/security", "--collect-only", "-q")
+    assert "airlock security report" not in result.stdout.str()
+
+
 def test_checker_module_is_not_an_attack(checkout: pytest.Pytester) -> None:
     result = checkout.runpytest("tests/security/test_threat_model.py")
     result.assert_outcomes(passed=1)
