@@ -58,6 +58,7 @@ class Case(BaseModel):
     files: dict[str, dict[str, str]] = Field(default_factory=dict)  # dir label -> path -> text
     serve: tuple[Route, ...] = ()
     secrets: dict[str, str] = Field(default_factory=dict)
+    env: dict[str, str] = Field(default_factory=dict)  # values may use ${server}
     expect: dict[str, Any] | None = None  # the result, exactly
     expect_subset: dict[str, Any] | None = None  # these keys of the result, exactly
     expect_pattern: dict[str, str] = Field(default_factory=dict)  # key -> regex on a str value

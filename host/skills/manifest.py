@@ -66,7 +66,9 @@ class HttpNeed(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    host: Annotated[str, Field(pattern=r"^(\*\.)?[A-Za-z0-9.-]+(:[0-9]+)?$")]
+    # "api.example.org", "api.example.org:8443", "*.example.org" (its subdomains), or "*": any
+    # host the deployer's policy grants (for skills that take URLs from their arguments).
+    host: Annotated[str, Field(pattern=r"^(\*|(\*\.)?[A-Za-z0-9.-]+(:[0-9]+)?)$")]
     methods: frozenset[Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]] = frozenset(
         {"GET"}
     )
