@@ -12,6 +12,7 @@ pass and count as blocked.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -87,7 +88,10 @@ def test_deeply_nested_lock_is_refused(tmp_path: Path) -> None:
     assert "malformed build lock" in outcome.message
 
 
-@pytest.mark.xfail(reason="read_lock lets UnicodeDecodeError escape (host/skills/lock.py)")
+@pytest.mark.xfail(
+    raises=UnicodeDecodeError,
+    reason="read_lock lets UnicodeDecodeError escape (host/skills/lock.py)",
+)
 def test_lock_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
     assert isinstance(lock_outcome(tmp_path, b'{"v": 1, "name": "\xff"}'), SkillError)
 
@@ -112,8 +116,9 @@ def test_fuzz_examples_utf8_garbage(tmp_path: Path, data: bytes) -> None:
     ],
 )
 @pytest.mark.xfail(
+    raises=(ValueError, RecursionError, re.error),
     reason="load_examples lets UnicodeDecodeError, RecursionError, ValueError and re.error "
-    "escape (host/skills/examples.py)"
+    "escape (host/skills/examples.py)",
 )
 def test_hostile_examples_get_a_skill_error(tmp_path: Path, data: bytes) -> None:
     assert isinstance(examples_outcome(tmp_path, data), SkillError)
