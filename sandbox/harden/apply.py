@@ -78,7 +78,8 @@ def harden_base(plan: HardeningPlan) -> Enforcement:
 
     In order: close inherited descriptors (all but 0-2 and ``plan.keep_fds``: a leaked descriptor
     is authority no later layer takes back); SIGKILL on parent death (an orphan must not outlive
-    its supervisor); rlimits; no_new_privs (needed by Landlock and seccomp); locked securebits,
+    its supervisor); rlimits, and not dumpable (no core file, not even through a core_pattern
+    pipe); no_new_privs (needed by Landlock and seccomp); locked securebits,
     then drop every capability (bounding, ambient, inheritable, permitted, effective); Landlock
     TCP bind/connect rules and scopes (abstract unix sockets, signals) at the best ABI; last the
     base seccomp filter, last because it refuses calls the earlier steps need (prctl stays).
@@ -90,6 +91,8 @@ def harden_base(plan: HardeningPlan) -> Enforcement:
     privileges.set_parent_death_signal()
     enforcement.rlimits, notes = apply_rlimits(plan.rlimits)
     enforcement.notes += notes
+    if not privileges.set_not_dumpable():
+        enforcement.notes.append("dumpable: the kernel kept the process dumpable")
 
     try:
         enforcement.no_new_privs = privileges.set_no_new_privs()

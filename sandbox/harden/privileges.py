@@ -16,6 +16,8 @@ from sandbox.harden._libc import prctl, syscall
 
 PR_SET_PDEATHSIG = 1
 PR_GET_PDEATHSIG = 2
+PR_GET_DUMPABLE = 3
+PR_SET_DUMPABLE = 4
 PR_CAPBSET_READ = 23
 PR_CAPBSET_DROP = 24
 PR_GET_SECUREBITS = 27
@@ -79,6 +81,13 @@ def parent_death_signal() -> int:
     value = ctypes.c_int(0)
     prctl(PR_GET_PDEATHSIG, ctypes.addressof(value))
     return value.value
+
+
+def set_not_dumpable() -> bool:
+    """No core dump, even to a ``core_pattern`` pipe (which ignores RLIMIT_CORE), and no ptrace
+    from other processes of the same uid without CAP_SYS_PTRACE; returns it held."""
+    prctl(PR_SET_DUMPABLE, 0)
+    return prctl(PR_GET_DUMPABLE) == 0
 
 
 def set_no_new_privs() -> bool:

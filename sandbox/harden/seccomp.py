@@ -72,6 +72,24 @@ BASE_DENIED: tuple[str, ...] = (
     "socketpair",
 )
 
+# Calls that act on another process named by a pid argument (index given), which the kernel
+# allows within the same uid and no Landlock scope covers: lowering the supervisor's rlimits
+# (prlimit64 needs no capability at all), or starving it of CPU and I/O (the scheduling calls
+# need the target's capabilities to be a subset of ours: true when the host runs unprivileged).
+# Pid 0, the caller itself, stays allowed (glibc's setrlimit is prlimit64(0, ...)).
+OTHER_PROCESS_CALLS: tuple[tuple[str, int], ...] = (
+    ("prlimit64", 0),
+    ("setpriority", 1),
+    ("ioprio_set", 1),
+    ("sched_setaffinity", 0),
+    ("sched_setscheduler", 0),
+    ("sched_setparam", 0),
+    ("sched_setattr", 0),
+)
+# ...and for the two with a "which" selector, only "this process" (a process group or a user
+# would reach the supervisor too): PRIO_PROCESS is 0, IOPRIO_WHO_PROCESS is 1.
+ONLY_WHICH_PROCESS: tuple[tuple[str, int], ...] = (("setpriority", 0), ("ioprio_set", 1))
+
 NO_FORK_DENIED: tuple[str, ...] = ("fork", "vfork")
 
 CLONE_THREAD = 0x00010000
@@ -128,6 +146,11 @@ def install_base_filter() -> list[str]:
     for flag in CLONE_NAMESPACE_FLAGS:
         flt.add_rule(sc.ERRNO(errno.EPERM), "clone", sc.Arg(0, sc.MASKED_EQ, flag, flag))
     denied.append("clone with a namespace flag")
+    for name, pid_arg in OTHER_PROCESS_CALLS:
+        flt.add_rule(sc.ERRNO(errno.EPERM), name, sc.Arg(pid_arg, sc.NE, 0))
+        denied.append(f"{name} on another process")
+    for name, which_process in ONLY_WHICH_PROCESS:
+        flt.add_rule(sc.ERRNO(errno.EPERM), name, sc.Arg(0, sc.NE, which_process))
     flt.load()
     return denied
 

@@ -49,6 +49,7 @@ result = harden_process(HardeningPlan(rw_paths=(Path({str(tmp_path)!r}),))).mode
     )
     assert result["notes"] == []
     expected = [*seccomp.BASE_DENIED, "clone3 (ENOSYS)", "clone with a namespace flag"]
+    expected += [f"{name} on another process" for name, _ in seccomp.OTHER_PROCESS_CALLS]
     expected += [*seccomp.NO_FORK_DENIED, "clone without CLONE_THREAD"]
     assert result["seccomp_denied"] == expected
 

@@ -20,6 +20,7 @@ import errno
 import json
 import mmap
 import os
+import resource
 import signal
 import socket
 import stat
@@ -31,7 +32,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sandbox.harden import HardeningPlan, RlimitPlan, harden_process, landlock, privileges
+from sandbox.harden import (
+    HardeningPlan,
+    RlimitPlan,
+    harden_process,
+    landlock,
+    privileges,
+    seccomp,
+)
 from sandbox.harden._libc import prctl
 from sandbox.harden.apply import restrict_filesystem
 from sandbox.spec import Enforcement
@@ -62,7 +70,8 @@ def _step(stage: str, call: Callable[[], Any]) -> Any:
 
 
 def read_file(p: dict[str, Any]) -> Any:
-    fd = _step("open", lambda: os.open(p["path"], os.O_RDONLY))
+    path = p["path"].replace("PPID", str(os.getppid()))
+    fd = _step("open", lambda: os.open(path, os.O_RDONLY))
     return os.read(fd, 64).decode(errors="replace")
 
 
@@ -113,6 +122,17 @@ def kill(p: dict[str, Any]) -> Any:
     pid = os.getppid() if p.get("target") == "parent" else p["pid"]
     _step("kill", lambda: os.kill(pid, signal.SIGTERM))
     return pid
+
+
+def prlimit_other(p: dict[str, Any]) -> Any:
+    """Starve another process of descriptors by lowering its RLIMIT_NOFILE."""
+    _step("prlimit", lambda: resource.prlimit(p["pid"], resource.RLIMIT_NOFILE, (3, 3)))
+    return "lowered"
+
+
+def renice_other(p: dict[str, Any]) -> Any:
+    _step("setpriority", lambda: os.setpriority(os.PRIO_PROCESS, p["pid"], 19))
+    return "reniced"
 
 
 def ptrace_parent(p: dict[str, Any]) -> Any:
@@ -213,6 +233,8 @@ ATTACKS: dict[str, Callable[[dict[str, Any]], Any]] = {
         udp_send,
         unix_connect,
         kill,
+        prlimit_other,
+        renice_other,
         ptrace_parent,
         exec_shell,
         fork_many,
@@ -235,10 +257,14 @@ ATTACKS: dict[str, Callable[[dict[str, Any]], Any]] = {
 def _harden(layers: str, plan: HardeningPlan) -> Enforcement:
     """``full`` is the real thing. The others apply one layer alone, so a test can show what
     that layer stops by itself when another would have caught the attack first:
-    ``landlock`` (no_new_privs, then Landlock fs, net and scopes) and ``caps`` (capabilities
-    dropped, nothing else)."""
+    ``landlock`` (no_new_privs, then Landlock fs, net and scopes), ``caps`` (capabilities
+    dropped, nothing else) and ``seccomp`` (no_new_privs and the base filter, all capabilities
+    kept)."""
     if layers == "full":
         return harden_process(plan)
+    if layers == "seccomp":
+        privileges.set_no_new_privs()
+        return Enforcement(no_new_privs=True, seccomp_denied=seccomp.install_base_filter())
     if layers == "caps":
         privileges.lock_securebits()
         privileges.drop_capabilities()

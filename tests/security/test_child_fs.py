@@ -29,6 +29,20 @@ def test_child_cannot_read_etc_shadow(tmp_path: Path) -> None:
     assert (verdict["ok"], verdict["errno"], verdict["stage"]) == (False, "EACCES", "open")
 
 
+def test_child_cannot_reach_root_through_proc_self_root(tmp_path: Path) -> None:
+    # /proc/self is readable (the runtime needs its maps); its "root" link must not reopen "/".
+    g = make_grants(tmp_path)
+    path = f"/proc/self/root{g.secret}"
+    verdict = run_attack("read_file", g.plan(), {"path": path})
+    assert (verdict["ok"], verdict["errno"], verdict["stage"]) == (False, "EACCES", "open")
+
+
+def test_child_cannot_read_parent_environment(tmp_path: Path) -> None:
+    # The supervisor's environment may hold credentials: /proc/<ppid> is outside every rule.
+    verdict = run_attack("read_file", make_grants(tmp_path).plan(), {"path": "/proc/PPID/environ"})
+    assert (verdict["ok"], verdict["errno"], verdict["stage"]) == (False, "EACCES", "open")
+
+
 def test_child_reads_its_ro_grant(tmp_path: Path) -> None:
     g = make_grants(tmp_path)
     verdict = run_attack("read_file", g.plan(), {"path": str(g.ro / "readme.txt")})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import resource
 import signal
 import subprocess
 from pathlib import Path
@@ -34,6 +35,38 @@ def test_child_cannot_signal_unrelated_process(tmp_path: Path) -> None:
         verdict = run_attack("kill", make_grants(tmp_path).plan(), {"pid": bystander.pid})
         assert (verdict["ok"], verdict["errno"], verdict["stage"]) == (False, "EPERM", "kill")
         assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+@pytest.mark.parametrize("layers", ["full", "seccomp"])
+def test_child_cannot_lower_another_process_limits(tmp_path: Path, layers: str) -> None:
+    # The kernel lets a process change the rlimits of any process of its uid, and no Landlock
+    # scope covers prlimit: without the seccomp rule a child could starve its supervisor.
+    bystander = subprocess.Popen(["sleep", "60"])
+    try:
+        plan = make_grants(tmp_path).plan()
+        verdict = run_attack("prlimit_other", plan, {"pid": bystander.pid}, layers=layers)
+        assert (verdict["ok"], verdict["errno"], verdict["stage"]) == (False, "EPERM", "prlimit")
+        limits = resource.prlimit(bystander.pid, resource.RLIMIT_NOFILE)
+        assert limits == resource.getrlimit(resource.RLIMIT_NOFILE)
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+@pytest.mark.parametrize("layers", ["full", "seccomp"])
+def test_child_cannot_renice_another_process(tmp_path: Path, layers: str) -> None:
+    # Dropped capabilities stop this against a privileged target, but not against a supervisor
+    # running unprivileged; "seccomp" keeps every capability to show the filter holds alone.
+    bystander = subprocess.Popen(["sleep", "60"])
+    try:
+        plan = make_grants(tmp_path).plan()
+        verdict = run_attack("renice_other", plan, {"pid": bystander.pid}, layers=layers)
+        assert (verdict["ok"], verdict["errno"]) == (False, "EPERM")
+        assert verdict["stage"] == "setpriority"
+        assert os.getpriority(os.PRIO_PROCESS, bystander.pid) == os.getpriority(os.PRIO_PROCESS, 0)
     finally:
         bystander.kill()
         bystander.wait()
