@@ -1,0 +1,136 @@
+"""The sandboxed child: hardens itself, then reads one job, runs it, reports, and exits.
+
+Cold path: ``python -m sandbox.child --in FD --out FD`` per run. It reads the trusted
+:class:`~sandbox.protocol.Setup`, applies every kernel layer
+(:func:`sandbox.harden.harden_process`), says :class:`~sandbox.protocol.Ready`, and only then
+reads the untrusted :class:`~sandbox.protocol.Job`. Warm path: the zygote forks and calls
+:func:`serve_job` after :func:`sandbox.harden.harden_run` (see :mod:`sandbox.zygote`).
+
+The child talks only over the two inherited pipes: after hardening, seccomp refuses socket()
+and execve(), Landlock refuses every path outside the grant and the runtime's own files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import wasmtime
+
+from host.errors import AirlockError, HardeningError
+from sandbox.engine import make_engine
+from sandbox.harden import HardeningPlan, RlimitPlan, harden_process
+from sandbox.protocol import (
+    MAX_CONTROL_FRAME,
+    Compiled,
+    Done,
+    Failed,
+    HostCall,
+    HostReply,
+    Job,
+    Ready,
+    Setup,
+    read_frame,
+    write_frame,
+)
+from sandbox.runtime import MAX_HOST_REPLY, compile_module, execute
+from sandbox.spec import Enforcement, Status
+
+MIB = 1024 * 1024
+# Address space the Python interpreter, wasmtime's runtime and its worker threads map before a
+# module's memory (measured around 0.5 GiB; doubled for thread stacks and allocator arenas).
+RUNTIME_ADDRESS_SPACE = 1024 * MIB
+# Grace added to the timeout for the CPU-seconds backstop (compilation happens before the clock).
+CPU_GRACE_S = 5
+# The largest module the supervisor sends (it checks first); a bigger job frame is garbage.
+MAX_MODULE_BYTES = 64 * MIB
+MAX_JOB_FRAME = 4 * MAX_MODULE_BYTES
+
+
+def plan_for(setup: Setup, keep_fds: Sequence[int]) -> HardeningPlan:
+    """The :class:`sandbox.harden.HardeningPlan` for one run (its grant and limits)."""
+    limits = setup.limits
+    rlimits = RlimitPlan(
+        # Memory may move while growing (old and new copies at once), hence twice the limit.
+        address_space_bytes=RUNTIME_ADDRESS_SPACE + 2 * limits.memory_mb * MIB,
+        cpu_seconds=math.ceil(limits.timeout_s) + CPU_GRACE_S,
+    )
+    return HardeningPlan(
+        ro_paths=tuple(Path(p) for p in setup.ro_paths),
+        rw_paths=tuple(Path(p) for p in setup.rw_paths),
+        rlimits=rlimits,
+        keep_fds=tuple(keep_fds),
+        require=frozenset(setup.require),
+    )
+
+
+def serve_job(fd_in: int, fd_out: int, engine: wasmtime.Engine, enforcement: Enforcement) -> None:
+    """Say Ready, read the job, run it, send Done. Call only in a hardened process."""
+    write_frame(fd_out, Ready(enforcement=enforcement))
+    message = read_frame(fd_in, max_bytes=MAX_JOB_FRAME)
+    if not isinstance(message, Job):
+        raise AirlockError(f"expected a job, got {message.kind}")
+    job = message
+    try:
+        compiled = compile_module(engine, job)
+    except wasmtime.WasmtimeError as exc:
+        detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unknown error"
+        write_frame(
+            fd_out,
+            Done(status=Status.INVALID_MODULE, error=f"not a valid WebAssembly module: {detail}"),
+        )
+        return
+    if compiled.fresh_artifact is not None:
+        write_frame(fd_out, Compiled(artifact=compiled.fresh_artifact))
+
+    def transport(request: bytes) -> bytes:
+        write_frame(fd_out, HostCall(request=request))
+        reply = read_frame(fd_in, max_bytes=2 * MAX_HOST_REPLY)
+        if not isinstance(reply, HostReply):
+            raise AirlockError(f"expected a host reply, got {reply.kind}")
+        return reply.reply
+
+    done = execute(engine, compiled.module, job, transport if job.host_calls else None)
+    write_frame(fd_out, done)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Cold-path entry point; never returns normally (exits without running finalizers)."""
+    parser = argparse.ArgumentParser(prog="python -m sandbox.child")
+    parser.add_argument("--in", dest="fd_in", type=int, required=True)
+    parser.add_argument("--out", dest="fd_out", type=int, required=True)
+    args = parser.parse_args(argv)
+    code = 0
+    try:
+        setup = read_frame(args.fd_in, max_bytes=MAX_CONTROL_FRAME)
+        if not isinstance(setup, Setup):
+            raise AirlockError(f"expected a setup, got {setup.kind}")
+        try:
+            enforcement = harden_process(plan_for(setup, (args.fd_in, args.fd_out)))
+        except HardeningError as exc:
+            write_frame(args.fd_out, Failed(error=str(exc), hardening=True))
+            os._exit(1)
+        engine = make_engine()  # after hardening: Landlock binds only existing threads' futures
+        serve_job(args.fd_in, args.fd_out, engine, enforcement)
+    except AirlockError as exc:
+        code = _report(args.fd_out, str(exc))
+    except Exception as exc:
+        code = _report(args.fd_out, f"{type(exc).__name__}: {exc}")
+    # Skip interpreter teardown: wasmtime's worker threads may still be parked, and finalizers
+    # have nothing to flush (everything was sent over the pipe).
+    os._exit(code)
+
+
+def _report(fd_out: int, error: str) -> int:
+    with contextlib.suppress(AirlockError, OSError):
+        write_frame(fd_out, Failed(error=error, hardening=False))
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,258 @@
+"""The typed protocol between the supervisor, the zygote and the sandboxed child.
+
+Each message is one *frame*: a 4-byte big-endian length, then that many bytes of UTF-8 JSON, one
+of the models below (discriminated by ``kind``). Byte fields travel as base64. Nothing else is
+shared between the processes: no files, no sockets, no environment.
+
+The reader is written for a hostile peer: the length is checked against a cap *before* anything
+is buffered, a short read or a body that is not exactly one known message raises
+:class:`ProtocolError`, and every read and write has a deadline so a peer that stops talking
+cannot hang the supervisor.
+
+Who sends what::
+
+    supervisor -> child    Setup (trusted plan), Job (untrusted module and input), HostReply
+    child -> supervisor    Ready, Compiled, HostCall, Done or Failed
+    supervisor -> zygote   Fork
+    zygote -> supervisor   ZygoteReady, Forked, Reaped
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import struct
+import time
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from host.errors import SandboxError
+from sandbox.spec import Enforcement, Layer, Limits, Preopen, Status
+
+__all__ = [
+    "MAX_CONTROL_FRAME",
+    "Compiled",
+    "Done",
+    "Failed",
+    "Fork",
+    "Forked",
+    "HostCall",
+    "HostReply",
+    "Job",
+    "Message",
+    "ProtocolError",
+    "Ready",
+    "Reaped",
+    "Setup",
+    "ZygoteReady",
+    "read_frame",
+    "write_frame",
+]
+
+_HEADER = struct.Struct(">I")
+# Control frames (setup, fork, ready, reaped) are a few KiB; a larger one is garbage, and
+# refusing it early keeps a confused peer from making us allocate its claimed length.
+MAX_CONTROL_FRAME = 1024 * 1024
+
+
+class ProtocolError(SandboxError):
+    """A peer sent something that is not a valid frame, or stopped talking in time."""
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, ser_json_bytes="base64", val_json_bytes="base64"
+    )
+
+
+class Setup(_Message):
+    """The trusted part of a run: what the child locks itself down to before reading the job."""
+
+    kind: Literal["setup"] = "setup"
+    ro_paths: tuple[str, ...] = ()
+    rw_paths: tuple[str, ...] = ()
+    limits: Limits = Limits()
+    require: tuple[Layer, ...] = ()
+
+
+class Job(_Message):
+    """The untrusted part of a run, read by the child only once it is hardened."""
+
+    kind: Literal["job"] = "job"
+    module: bytes
+    module_name: str
+    artifact: bytes | None = None  # a cached compiled module, integrity-checked by the supervisor
+    input: bytes = b""
+    args: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    dirs: tuple[Preopen, ...] = ()
+    limits: Limits = Limits()
+    host_calls: bool = False  # whether a handler is attached (else calls answer -4)
+
+
+class HostReply(_Message):
+    """The supervisor's answer to one host call."""
+
+    kind: Literal["host_reply"] = "host_reply"
+    reply: bytes
+
+
+class Ready(_Message):
+    """The child is hardened; ``enforcement`` is what the kernel actually applied."""
+
+    kind: Literal["ready"] = "ready"
+    enforcement: Enforcement
+
+
+class Compiled(_Message):
+    """A freshly compiled module, sent before any of its code runs, for the on-disk cache."""
+
+    kind: Literal["compiled"] = "compiled"
+    artifact: bytes
+
+
+class HostCall(_Message):
+    """One ``airlock.call`` request from the module (already size-checked by the child)."""
+
+    kind: Literal["host_call"] = "host_call"
+    request: bytes
+
+
+class Done(_Message):
+    """How the run ended, as the child saw it. The supervisor re-checks every cap."""
+
+    kind: Literal["done"] = "done"
+    status: Status
+    exit_code: int | None = None
+    stdout: bytes = b""
+    stderr: bytes = b""
+    fuel_used: int | None = None
+    peak_memory_bytes: int | None = None
+    error: str | None = None
+
+
+class Failed(_Message):
+    """The child could not run the job; ``hardening`` when a required kernel layer is missing."""
+
+    kind: Literal["failed"] = "failed"
+    error: str
+    hardening: bool = False
+
+
+class Fork(_Message):
+    """Ask the zygote for one child, locked down to ``setup``."""
+
+    kind: Literal["fork"] = "fork"
+    setup: Setup
+
+
+class ZygoteReady(_Message):
+    """The zygote is hardened (base layers only) and waits for Fork requests."""
+
+    kind: Literal["zygote_ready"] = "zygote_ready"
+    enforcement: Enforcement
+    pid: int
+
+
+class Forked(_Message):
+    """The zygote forked a child for the last Fork; it now owns the channel until Reaped."""
+
+    kind: Literal["forked"] = "forked"
+    pid: int
+
+
+class Reaped(_Message):
+    """The zygote reaped that child; the channel is the zygote's again."""
+
+    kind: Literal["reaped"] = "reaped"
+    pid: int
+    wait_status: int
+    maxrss_kb: int
+
+
+Message = Annotated[
+    Setup
+    | Job
+    | HostReply
+    | Ready
+    | Compiled
+    | HostCall
+    | Done
+    | Failed
+    | Fork
+    | ZygoteReady
+    | Forked
+    | Reaped,
+    Field(discriminator="kind"),
+]
+_ADAPTER: TypeAdapter[Message] = TypeAdapter(Message)
+
+
+def encode(message: _Message) -> bytes:
+    """One frame (header and body) for ``message``."""
+    body = message.model_dump_json().encode("utf-8")
+    return _HEADER.pack(len(body)) + body
+
+
+def decode(body: bytes) -> Message:
+    """The message in one frame body; :class:`ProtocolError` if it is not exactly one."""
+    try:
+        return _ADAPTER.validate_json(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "frame"
+        raise ProtocolError(f"invalid frame from peer: {where}: {first['msg']}") from None
+
+
+def _remaining(deadline: float | None) -> float | None:
+    if deadline is None:
+        return None
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise ProtocolError("peer did not answer in time")
+    return left
+
+
+def _read_exact(fd: int, n: int, deadline: float | None) -> bytes:
+    chunks: list[bytes] = []
+    got = 0
+    while got < n:
+        readable, _, _ = select.select([fd], [], [], _remaining(deadline))
+        if not readable:
+            raise ProtocolError("peer did not answer in time")
+        chunk = os.read(fd, min(n - got, 1 << 20))
+        if not chunk:
+            raise ProtocolError(f"peer closed the channel mid-frame ({got} of {n} bytes)")
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def read_frame(fd: int, *, max_bytes: int, deadline: float | None = None) -> Message:
+    """Read one message from ``fd``; a frame longer than ``max_bytes`` is refused unread.
+
+    ``deadline`` is a :func:`time.monotonic` instant (None waits forever: only for a trusted
+    peer). Raises :class:`ProtocolError` on EOF, timeout, oversize or garbage.
+    """
+    header = _read_exact(fd, _HEADER.size, deadline)
+    (length,) = _HEADER.unpack(header)
+    if length > max_bytes:
+        raise ProtocolError(f"peer sent a {length}-byte frame; the limit here is {max_bytes}")
+    return decode(_read_exact(fd, length, deadline))
+
+
+def write_frame(fd: int, message: _Message, *, deadline: float | None = None) -> None:
+    """Write one message to ``fd`` (blocking or not), within ``deadline`` if given."""
+    view = memoryview(encode(message))
+    while view:
+        _, writable, _ = select.select([], [fd], [], _remaining(deadline))
+        if not writable:
+            raise ProtocolError("peer stopped reading in time")
+        try:
+            n = os.write(fd, view[: 1 << 20])
+        except BlockingIOError:
+            continue
+        except BrokenPipeError:
+            raise ProtocolError("peer closed the channel") from None
+        view = view[n:]

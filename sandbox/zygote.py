@@ -1,0 +1,123 @@
+"""The warm path's zygote: a pre-hardened process that forks one sandboxed child per run.
+
+Started once by :class:`sandbox.supervisor.Sandbox` as
+``python -m sandbox.zygote --ctl-in FD --ctl-out FD --run-in FD --run-out FD``. It imports
+everything, creates the wasmtime engine (no threads), applies the base kernel layers
+(:func:`sandbox.harden.harden_base`: descriptors, rlimits, no_new_privs, capabilities, Landlock
+network and scopes, seccomp), says ZygoteReady, then serves Fork requests on the control pipe.
+
+For each Fork the forked child closes the control pipe, lowers its rlimits to the run's, adds
+the Landlock filesystem layer for the run's grant and the no-fork seccomp filter
+(:func:`sandbox.harden.harden_run`), and serves the run on the run pipes
+(:func:`sandbox.child.serve_job`). The zygote itself never reads the run pipes: no untrusted
+byte ever reaches it. It waits for the child, then reports Reaped (exit status, peak RSS).
+
+A wasmtime store is never created in the zygote: its WASI implementation starts a tokio runtime
+with worker threads, and threads do not survive fork.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+import wasmtime
+
+from host.errors import AirlockError, HardeningError
+from sandbox.child import plan_for, serve_job
+from sandbox.engine import make_engine
+from sandbox.harden import HardeningPlan, RlimitPlan, harden_base, harden_run
+from sandbox.protocol import (
+    MAX_CONTROL_FRAME,
+    Failed,
+    Fork,
+    Forked,
+    ProtocolError,
+    Reaped,
+    Setup,
+    ZygoteReady,
+    read_frame,
+    write_frame,
+)
+from sandbox.spec import MAX_MEMORY_MB, MAX_TIMEOUT_S, Enforcement, Limits
+
+GIB = 1024**3
+
+
+def base_plan(keep_fds: Sequence[int]) -> HardeningPlan:
+    """The zygote's own plan: no filesystem grant yet, rlimits wide enough for any run.
+
+    Each child lowers them to its run's limits; a process can lower but never raise them.
+    """
+    widest = Limits(memory_mb=MAX_MEMORY_MB, timeout_s=MAX_TIMEOUT_S)
+    rl = plan_for(Setup(limits=widest), ()).rlimits
+    return HardeningPlan(
+        rlimits=RlimitPlan(address_space_bytes=rl.address_space_bytes, cpu_seconds=rl.cpu_seconds),
+        keep_fds=tuple(keep_fds),
+    )
+
+
+def _child(
+    fork: Fork, fds: argparse.Namespace, engine: wasmtime.Engine, base: Enforcement, zygote: int
+) -> int:
+    """Body of one forked run child; returns its exit code."""
+    os.close(fds.ctl_in)
+    os.close(fds.ctl_out)
+    try:
+        plan = plan_for(fork.setup, (fds.run_in, fds.run_out))
+        enforcement = harden_run(plan, base, expected_parent=zygote)
+    except HardeningError as exc:
+        write_frame(fds.run_out, Failed(error=str(exc), hardening=True))
+        return 1
+    try:
+        serve_job(fds.run_in, fds.run_out, engine, enforcement)
+    except AirlockError as exc:
+        write_frame(fds.run_out, Failed(error=str(exc)))
+        return 1
+    except Exception as exc:
+        write_frame(fds.run_out, Failed(error=f"{type(exc).__name__}: {exc}"))
+        return 1
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Serve Fork requests until the supervisor closes the control pipe."""
+    parser = argparse.ArgumentParser(prog="python -m sandbox.zygote")
+    for name in ("--ctl-in", "--ctl-out", "--run-in", "--run-out"):
+        parser.add_argument(name, type=int, required=True)
+    fds = parser.parse_args(argv)
+    keep = (fds.ctl_in, fds.ctl_out, fds.run_in, fds.run_out)
+    base = harden_base(base_plan(keep))
+    engine = make_engine()  # creates no thread, so forked children stay single-threaded
+    zygote = os.getpid()
+    write_frame(fds.ctl_out, ZygoteReady(enforcement=base, pid=os.getpid()))
+    while True:
+        try:
+            request = read_frame(fds.ctl_in, max_bytes=MAX_CONTROL_FRAME)
+        except ProtocolError:
+            os._exit(0)  # the supervisor went away (or closed us): nothing left to serve
+        if not isinstance(request, Fork):
+            os._exit(2)
+        go_read, go_write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(go_write)
+            os.read(go_read, 1)  # wait until the supervisor knows our pid (it may kill us)
+            os.close(go_read)
+            code = 1
+            try:
+                code = _child(request, fds, engine, base, zygote)
+            finally:
+                os._exit(code)
+        os.close(go_read)
+        write_frame(fds.ctl_out, Forked(pid=pid))
+        os.write(go_write, b"g")
+        os.close(go_write)
+        _, status, usage = os.wait4(pid, 0)
+        write_frame(fds.ctl_out, Reaped(pid=pid, wait_status=status, maxrss_kb=usage.ru_maxrss))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
