@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from slixmpp.xmlstream import tostring
 
-from host.confirm.models import Confirmation
+from host.confirm.models import AnswerResult, Confirmation, Outcome
 
 NS_AGENT = "urn:fluux:agent:0"
 NS_CONFIRM = f"{NS_AGENT}#confirm"
@@ -50,6 +50,18 @@ def confirm_element(c: Confirmation) -> ET.Element:
     return root
 
 
+def _answer_field(form: ET.Element) -> None:
+    answer = ET.SubElement(
+        form,
+        q("field", NS_DATA),
+        {"var": "answer", "type": "list-single", "label": "Allow this action?"},
+    )
+    ET.SubElement(answer, q("required", NS_DATA))
+    for value, label in (("yes", "Yes, allow it"), ("no", "No, refuse it")):
+        option = ET.SubElement(answer, q("option", NS_DATA), {"label": label})
+        ET.SubElement(option, q("value", NS_DATA)).text = value
+
+
 def _field(form: ET.Element, var: str, kind: str, *values: str, label: str | None = None) -> None:
     attrs = {"var": var, "type": kind}
     if label is not None:
@@ -70,16 +82,46 @@ def confirm_form(c: Confirmation) -> ET.Element:
     ET.SubElement(form, q("instructions", NS_DATA)).text = c.prompt
     _field(form, FORM_TYPE, "hidden", NS_CONFIRM)
     _field(form, "id", "hidden", c.id)
-    answer = ET.SubElement(
-        form,
-        q("field", NS_DATA),
-        {"var": "answer", "type": "list-single", "label": "Allow this action?"},
-    )
-    ET.SubElement(answer, q("required", NS_DATA))
-    for value, label in (("yes", "Yes, allow it"), ("no", "No, refuse it")):
-        option = ET.SubElement(answer, q("option", NS_DATA), {"label": label})
-        ET.SubElement(option, q("value", NS_DATA)).text = value
+    _answer_field(form)
     return form
+
+
+def choice_form(pending: list[Confirmation]) -> ET.Element:
+    """The first stage of the XEP-0050 command ``urn:fluux:agent:0#confirm``: pick one of
+    ``pending`` (what waits for the sender, from ``pending_for``) and answer it.
+
+    Submitted, it parses like the prompt's form. Raises ValueError on an empty list: with
+    nothing pending the command completes with a note instead.
+    """
+    if not pending:
+        raise ValueError("choice_form needs at least one pending confirmation")
+    form = ET.Element(q("x", NS_DATA), {"type": "form"})
+    ET.SubElement(form, q("title", NS_DATA)).text = "Pending confirmations"
+    _field(form, FORM_TYPE, "hidden", NS_CONFIRM)
+    choice = ET.SubElement(
+        form, q("field", NS_DATA), {"var": "id", "type": "list-single", "label": "Action"}
+    )
+    ET.SubElement(choice, q("required", NS_DATA))
+    for c in pending:
+        option = ET.SubElement(choice, q("option", NS_DATA), {"label": f"{c.ref}: {c.summary}"})
+        ET.SubElement(option, q("value", NS_DATA)).text = c.id
+    _answer_field(form)
+    return form
+
+
+def confirm_result(result: AnswerResult) -> ET.Element:
+    """The ``<confirm-result/>`` element that goes back with ``result.reply_text``.
+
+    ``not_approver`` goes on the wire as ``unknown``, without id or ref: a sender learns nothing
+    about confirmations that are not theirs to answer.
+    """
+    hidden = result.outcome in (Outcome.NOT_APPROVER, Outcome.UNKNOWN)
+    outcome = "unknown" if hidden else result.outcome.value.replace("_", "-")
+    element = ET.Element(q("confirm-result"), {"outcome": outcome})
+    if result.confirmation is not None and not hidden:
+        element.set("id", result.confirmation.id)
+        element.set("ref", result.confirmation.ref)
+    return element
 
 
 def serialize(element: ET.Element) -> str:

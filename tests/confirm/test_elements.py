@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from host.confirm import Channel, ConfirmationService, Decision, Outcome, parse_form
-from host.confirm.elements import serialize
+import pytest
+
+from host.confirm import (
+    Channel,
+    ConfirmationService,
+    Decision,
+    Outcome,
+    Reply,
+    State,
+    Target,
+    parse_form,
+)
+from host.confirm.elements import choice_form, confirm_result, serialize
 from host.confirm.wording import clean_summary
 from tests.confirm.fakes import ALICE, BOB, ask
 
@@ -66,3 +77,55 @@ def test_summary_is_made_plain() -> None:
     assert clean_summary("rm \u202eexe.txt", 100) == "rm <U+202E>exe.txt"
     assert clean_summary("a\u200bb\x00c", 100) == "a<U+200B>b<U+0000>c"
     assert clean_summary("x" * 50, 10) == "x" * 9 + "…"
+
+
+def test_confirm_result_carries_the_outcome(service: ConfirmationService) -> None:
+    c = ask(service).confirmation
+    yes = Reply(decision=Decision.YES, channel=Channel.STRUCTURED, target=Target(id=c.id))
+    result = service.answer(ALICE, yes)
+    assert serialize(confirm_result(result)) == (
+        f'<confirm-result xmlns="urn:fluux:agent:0#confirm" outcome="approved" id="{c.id}" '
+        f'ref="{c.ref}" />'
+    )
+    again = service.answer(ALICE, yes)
+    assert confirm_result(again).get("outcome") == "already-decided"
+
+
+def test_confirm_result_hides_confirmations_that_are_not_the_senders(
+    service: ConfirmationService,
+) -> None:
+    c = ask(service).confirmation
+    yes = Reply(decision=Decision.YES, channel=Channel.STRUCTURED, target=Target(id=c.id))
+    result = service.answer(BOB, yes)
+    assert result.outcome is Outcome.NOT_APPROVER
+    assert serialize(confirm_result(result)) == (
+        '<confirm-result xmlns="urn:fluux:agent:0#confirm" outcome="unknown" />'
+    )
+
+
+def test_choice_form_lists_pending_and_parses_when_submitted(
+    service: ConfirmationService,
+) -> None:
+    a = ask(service, summary="Delete a.txt").confirmation
+    b = ask(service, summary="Delete b.txt").confirmation
+    form = choice_form(service.pending_for(ALICE))
+    labels = [o.get("label") for o in form.iter("{jabber:x:data}option")]
+    assert labels == [
+        f"{a.ref}: Delete a.txt",
+        f"{b.ref}: Delete b.txt",
+        "Yes, allow it",
+        "No, refuse it",
+    ]
+    submitted = ET.Element("{jabber:x:data}x", {"type": "submit"})
+    for var, value in (("FORM_TYPE", "urn:fluux:agent:0#confirm"), ("id", b.id), ("answer", "no")):
+        field = ET.SubElement(submitted, "{jabber:x:data}field", {"var": var})
+        ET.SubElement(field, "{jabber:x:data}value").text = value
+    reply = parse_form(submitted)
+    assert reply is not None
+    assert service.answer(ALICE, reply).outcome is Outcome.DENIED
+    assert service.get(a.id).state is State.PENDING  # type: ignore[union-attr]
+
+
+def test_choice_form_needs_something_pending() -> None:
+    with pytest.raises(ValueError, match="needs at least one pending confirmation"):
+        choice_form([])

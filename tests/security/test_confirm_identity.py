@@ -19,6 +19,7 @@ from host.confirm import (
     parse_confirm_response,
     parse_text,
 )
+from host.confirm.elements import confirm_result, serialize
 from host.errors import ConfirmError
 from tests.confirm.fakes import ALICE, BOB, DIGEST, MALLORY, ManualClock, MemoryAudit, ask
 from tests.confirm.fakes import open_service as _open
@@ -98,3 +99,13 @@ def test_confirm_forged_structured_reply_for_someone_elses_confirmation(
     # Same words as an unknown id: the reply is no oracle for which ids exist.
     assert result.reply_text == f"No confirmation {bobs.id} is waiting for you."
     assert service.claim(bobs.id, DIGEST) is ClaimOutcome.NOT_APPROVED
+
+
+def test_confirm_result_element_reveals_nothing_to_non_approvers(
+    service: ConfirmationService,
+) -> None:
+    bobs = ask(service, requester=BOB, approvers=[BOB], request_id="req-bob").confirmation
+    probe = service.answer(MALLORY, structured(bobs.id))
+    element = confirm_result(probe)
+    assert element.attrib == {"outcome": "unknown"}
+    assert bobs.id not in serialize(element)
