@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from pathlib import Path
 
-# Above any descriptor a process can hold (the kernel's NR_OPEN ceiling is 2**20); close_range
-# treats the upper bound as inclusive and cheap, so a large constant costs nothing.
-_FD_CEILING = 2**31 - 2
+# The kernel never hands out a descriptor at or above fs.nr_open (default 2**20).
+_DEFAULT_NR_OPEN = 1 << 20
+
+
+def _fd_ceiling() -> int:
+    try:
+        return int(Path("/proc/sys/fs/nr_open").read_text())
+    except (OSError, ValueError):
+        return _DEFAULT_NR_OPEN
 
 
 def close_inherited(keep: Iterable[int]) -> list[int]:
     """Close every descriptor above 2 except ``keep``; returns the sorted list kept.
 
     A leaked descriptor is ambient authority that Landlock cannot take back (an already-open file
-    or socket stays usable), so this runs first. Uses close_range(2) through os.closerange.
+    or socket stays usable), so this runs first. os.closerange uses close_range(2), one system
+    call per gap between kept descriptors.
     """
     kept = sorted({fd for fd in keep if fd > 2})
     low = 3
@@ -22,7 +30,7 @@ def close_inherited(keep: Iterable[int]) -> list[int]:
         if fd > low:
             os.closerange(low, fd)
         low = fd + 1
-    os.closerange(low, _FD_CEILING)
+    os.closerange(low, _fd_ceiling())
     return kept
 
 

@@ -47,7 +47,10 @@ def apply_rlimits(plan: RlimitPlan) -> tuple[dict[str, int], list[str]]:
                 raise
             target = hard
             resource.setrlimit(res, (target, target))
-            notes.append(f"rlimit {key}: kept the inherited hard limit {hard} below {value}")
+            notes.append(
+                f"rlimit {key}: kept the inherited hard limit {hard}, not {value} "
+                "(limits can only go down once capabilities are dropped)"
+            )
     return current_rlimits(), notes
 
 
