@@ -263,7 +263,10 @@ class ConfirmationService:
         """Apply ``reply`` from ``from_jid`` (the stanza's verified bare JID).
 
         Returns the outcome and the sentence to send back. Refusals are audited too, as
-        ``confirm.answer_refused``, so an auditor sees every attempt.
+        ``confirm.answer_refused``, so an auditor sees every attempt, except ``nothing_pending``:
+        a plain "yes" when nothing waits for the sender is not about a confirmation at all (it
+        usually answers the agent's own question), so the edge passes it on to the conversation
+        and the audit log is not filled with chat.
         """
         jid = self._bare(from_jid)
         with self._store.transaction() as tx:
@@ -300,7 +303,9 @@ class ConfirmationService:
         else:
             live = self._pending_for(tx, jid, now)
             if not live:
-                return refuse(Outcome.NOTHING_PENDING, wording.NOTHING_PENDING)
+                return AnswerResult(
+                    outcome=Outcome.NOTHING_PENDING, reply_text=wording.NOTHING_PENDING
+                )
             if len(live) > 1:
                 result = refuse(Outcome.AMBIGUOUS, wording.ambiguous(live))
                 return result.model_copy(update={"candidates": tuple(c.ref for c in live)})
@@ -473,7 +478,11 @@ class ConfirmationService:
 
     async def wait(self, confirmation_id: str) -> State:
         """Resolve when the confirmation is decided: ``approved``, ``denied`` or ``expired``
-        (``executed`` if another waiter already claimed it). Approved still needs a claim."""
+        (``executed`` if another waiter already claimed it). Approved still needs a claim.
+
+        Each poll is one short SQLite transaction on the loop's thread (milliseconds); raises
+        ConfirmError for an unknown id. Cancelling the task stops the wait and nothing else.
+        """
         event = asyncio.Event()
         self._waiters.setdefault(confirmation_id, set()).add(event)
         try:
@@ -513,7 +522,7 @@ class ConfirmationService:
             return bare_jid(jid)
         except ValueError as exc:
             raise ConfirmError(
-                f"answer attributed to {jid!r}: {exc}",
+                f"{jid!r} is not a usable bare JID: {exc}",
                 hint="the XMPP edge must pass the stanza's verified bare from",
             ) from None
 

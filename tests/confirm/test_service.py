@@ -154,10 +154,13 @@ def test_answer_by_structured_id(service: ConfirmationService) -> None:
     assert service.answer(ALICE, reply).outcome is Outcome.DENIED
 
 
-def test_plain_answer_with_nothing_pending(service: ConfirmationService) -> None:
+def test_plain_answer_with_nothing_pending_is_conversation_and_not_audited(
+    service: ConfirmationService, audit: MemoryAudit
+) -> None:
     result = service.answer(ALICE, YES)
     assert result.outcome is Outcome.NOTHING_PENDING
     assert result.reply_text == "Nothing is waiting for your confirmation."
+    assert audit.events == []
 
 
 def test_pending_expires_lazily_on_read_and_answer_says_expired(
