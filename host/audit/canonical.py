@@ -11,18 +11,16 @@ from __future__ import annotations
 import hashlib
 import json
 
-from host.audit.sink import JsonValue
-
 __all__ = ["canonical_json", "sha256_json"]
 
 
-def canonical_json(value: JsonValue) -> bytes:
+def canonical_json(value: object) -> bytes:
     """The canonical encoding of ``value``. Raises ValueError for NaN or infinite floats."""
     return json.dumps(
         value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
     ).encode("ascii")
 
 
-def sha256_json(value: JsonValue) -> str:
+def sha256_json(value: object) -> str:
     """Hex sha256 of the canonical encoding of ``value``."""
     return hashlib.sha256(canonical_json(value)).hexdigest()
