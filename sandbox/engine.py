@@ -7,7 +7,8 @@ includes :func:`fingerprint`. They are chosen for a process under ``RLIMIT_AS``:
 - ``memory_reservation=0`` and no guard region: wasmtime's default reserves about 4 GiB of
   address space per linear memory (bounds checks become free). Under an address-space rlimit
   that reservation alone would fail, so memories are allocated at their real size and bounds are
-  checked explicitly; growth may move the memory (a copy, hence 2x memory in the AS budget).
+  checked explicitly; growth may move the memory (a copy, hence 2x memory in the AS budget),
+  with 64 MiB reserved for growth in place.
 - ``parallel_compilation=False``: compilation threads would exist before Landlock is applied in
   the warm path's zygote, and Landlock binds only the calling thread.
 - fuel and epoch interruption on: the run's CPU budget and wall-clock deadline.
@@ -24,8 +25,10 @@ import wasmtime
 # Guest stack for Wasm frames; deep enough for ordinary recursion, small enough that runaway
 # recursion traps (stack_overflow) long before the host thread's own stack is at risk.
 MAX_WASM_STACK = 1024 * 1024
-# Extra room reserved past a memory when it grows, so small repeated growths do not copy.
-GROWTH_RESERVATION = 1024 * 1024
+# Address space reserved past a memory for growing in place. Growth beyond it moves (copies) the
+# memory, so a module growing page by page copies once per 64 MiB instead of once per page; it
+# costs address space only (covered by the child's RLIMIT_AS budget), not resident memory.
+GROWTH_RESERVATION = 64 * 1024 * 1024
 
 _SETTINGS: dict[str, object] = {
     "consume_fuel": True,

@@ -313,6 +313,6 @@ def _classify_error(message: str) -> tuple[Status, None, str]:
         return (
             Status.INVALID_MODULE,
             None,
-            f"the module imports something Airlock does not provide: {first}",
+            f"the module imports what Airlock does not provide: {first}",
         )
     return Status.SANDBOX_ERROR, None, f"wasmtime refused to run the module: {first}"
