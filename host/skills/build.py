@@ -69,6 +69,7 @@ def language(folder: Path) -> str:
 def build(folder: Path) -> Built:
     """Build the skill in ``folder``: compile, check imports, write module and lock."""
     skill = load_skill(folder)
+    folder = folder.resolve()
     entry = language(folder)
     out = skill.module_path
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -121,8 +122,8 @@ def check_imports(skill: Skill, info: ModuleInfo) -> list[str]:
     if caps.http and not info.host_calls:
         warnings.append(f"{where} declares http capabilities but makes no host calls")
     wasi = {name for mod, name, _ in info.imports if mod == "wasi_snapshot_preview1"}
-    if caps.dirs and "path_open" not in wasi:
-        warnings.append(f"{where} declares directories but never opens a path")
+    if caps.dirs and not any(name.startswith("path_") for name in wasi):
+        warnings.append(f"{where} declares directories but uses no path functions")
     return warnings
 
 
@@ -170,15 +171,14 @@ def _compile(folder: Path, entry: str, out: Path, tmp: Path) -> str:
                 "cc",
                 "--target=wasm32-wasi",
                 "-Os",
-                "-std=c11",
+                "-std=gnu11",
                 "-Wall",
                 "-Wextra",
                 "-Werror",
                 "-s",
                 f"-I{sdk}",
                 *sources,
-                str(sdk / "json.c"),
-                str(sdk / "airlock.c"),
+                *sorted(str(p) for p in sdk.glob("*.c")),
                 "-o",
                 str(out),
             ],

@@ -63,7 +63,8 @@ class Case(BaseModel):
     expect_subset: dict[str, Any] | None = None  # these keys of the result, exactly
     expect_pattern: dict[str, str] = Field(default_factory=dict)  # key -> regex on a str value
     expect_error: Annotated[str, Field(pattern=ERROR_CODE)] | None = None
-    expect_files: dict[str, dict[str, str | None]] = Field(default_factory=dict)  # None: absent
+    expect_files: dict[str, dict[str, str]] = Field(default_factory=dict)  # label -> path -> text
+    expect_absent: dict[str, tuple[str, ...]] = Field(default_factory=dict)  # label -> paths
 
     @model_validator(mode="after")
     def _one_expectation(self) -> Case:

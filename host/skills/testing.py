@@ -173,13 +173,14 @@ def _compare(case: Case, got: Outcome) -> Iterator[str]:
 
 def _check_files(case: Case, dirs: tuple[DirGrant, ...]) -> Iterator[str]:
     hosts = {d.name: d.host_path for d in dirs}
+    for label, gone in case.expect_absent.items():
+        for rel in gone:
+            if (hosts[label] / _relative(rel)).exists():
+                yield f"expected {label}:{rel} to be absent"
     for label, files in case.expect_files.items():
         for rel, want in files.items():
             path = hosts[label] / _relative(rel)
-            if want is None:
-                if path.exists():
-                    yield f"expected {label}:{rel} to be absent"
-            elif not path.is_file():
+            if not path.is_file():
                 yield f"expected {label}:{rel} to exist"
             elif (text := path.read_text(encoding="utf-8", errors="replace")) != want:
                 yield f"expected {label}:{rel} to hold {json.dumps(want)}, got {json.dumps(text)}"

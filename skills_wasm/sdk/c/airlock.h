@@ -69,11 +69,38 @@ _Noreturn void airlock_ok(jw *w);
 _Noreturn void airlock_fail(const char *code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* ---- files (in granted directories only: they are the module's whole file system) ---- */
+
+/* Join a granted directory (e.g. "/workspace") and a path argument relative to it. Fails with
+ * bad_arguments if rel is absolute, contains "..", or is too long. "" and "." mean the root. */
+char *airlock_path(const char *root, const char *rel);
+/* Fail with a code derived from errno (not_found, exists, permission_denied, not_a_directory,
+ * is_a_directory, not_empty, io_error) and a message naming `what`. */
+_Noreturn void airlock_fail_errno(const char *what);
+
 /* ---- host calls ---- */
 
 /* Send one request document (UTF-8 JSON) to the host and parse its reply document.
  * Returns the parsed reply ({"v":1,"ok":...}); on a transport failure returns NULL and puts
  * the reason in err (budget exhausted, no handler...). */
 aj_value *airlock_call(const char *request, size_t len, char *err, size_t errlen);
+
+/* One brokered HTTP exchange (see docs/skill-abi.md). headers and secret_headers are
+ * NULL-terminated name, value, name, value... lists (or NULL); body may be NULL.
+ * On success returns 1 and fills status, body (NUL-terminated text), url.
+ * On refusal or failure returns 0 and fills err_code (e.g. "not_granted") and err_message. */
+typedef struct {
+    int status;
+    const char *body;
+    size_t body_len;
+    const char *url;
+    const aj_value *headers; /* object of lower-case name -> value */
+    char err_code[40];
+    char err_message[512];
+} airlock_http_response;
+
+int airlock_http(const char *method, const char *url, const char *const *headers,
+                 const char *const *secret_headers, const char *body, long max_response_bytes,
+                 airlock_http_response *out);
 
 #endif
