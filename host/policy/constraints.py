@@ -1,9 +1,10 @@
 """Argument constraints of a rule (``[rule.args.NAME]``), compiled once and matched per request.
 
 Each check returns ``None`` when the argument satisfies the constraint, or a short reason why it
-does not; the engine shows the reason in explanations. An argument that is absent does not
-satisfy a constraint on it (fail closed for allow rules; a deny rule on an absent argument
-simply does not apply, and the skill's schema decides whether it may be absent).
+does not; the engine shows the reason in explanations. An absent argument is checked with the
+``default`` its skill's schema declares (the value the skill will actually use); with no
+default it does not satisfy the constraint (fail closed for allow rules; a deny rule on it
+simply does not apply).
 """
 
 from __future__ import annotations
@@ -80,9 +81,13 @@ class CompiledConstraint:
 
     def check(self, arguments: dict[str, Any], manifest: Manifest) -> str | None:
         """None when ``arguments[name]`` satisfies every condition, else why not."""
-        if self.name not in arguments:
-            return f"argument `{self.name}` is absent"
-        value = arguments[self.name]
+        if self.name in arguments:
+            value = arguments[self.name]
+        else:
+            declared = manifest.parameters.get("properties", {}).get(self.name, {})
+            if not isinstance(declared, dict) or "default" not in declared:
+                return f"argument `{self.name}` is absent and has no default"
+            value = declared["default"]
         spec = self.spec
         if spec.one_of is not None and (
             isinstance(value, (dict, list, float)) or value not in spec.one_of

@@ -443,7 +443,7 @@ def lint_policy_dir(
     warnings = _warnings(rules, manifests)
     if errors:
         return None, errors + warnings
-    digest = sha256_json({"v": 1, "files": digests})  # type: ignore[dict-item]
+    digest = sha256_json({"v": 1, "files": digests})
     return PolicySet(
         directory, tuple(p.name for p in paths), tuple(rules), digest, tuple(warnings)
     ), warnings

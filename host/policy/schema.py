@@ -71,7 +71,7 @@ def check_host_path(text: str) -> str:
     path = PurePosixPath(text)
     if not path.is_absolute():
         raise ValueError(f"host path {text!r} must be absolute")
-    if ".." in path.parts or str(path) != text.rstrip("/") or "//" in text:
+    if ".." in path.parts or str(path) != (text.rstrip("/") or "/") or "//" in text:
         raise ValueError(f"host path {text!r} must be normalised (no '..', '//' or '.')")
     norm = str(path)
     if norm in FORBIDDEN_EXACT:

@@ -11,13 +11,6 @@ import pytest
 
 from host.skills.manifest import Manifest
 
-FS_PARAMS = {
-    "type": "object",
-    "required": ["path"],
-    "additionalProperties": False,
-    "properties": {"path": {"type": "string", "maxLength": 1024}},
-}
-
 
 def manifest(name: str, **extra: Any) -> Manifest:
     """A valid manifest for ``name``; keyword arguments override fields."""
@@ -31,42 +24,61 @@ def manifest(name: str, **extra: Any) -> Manifest:
     return Manifest.model_validate(doc)
 
 
+def _params(required: list[str], **props: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": required,
+        "additionalProperties": False,
+        "properties": props,
+    }
+
+
+PATH = {"type": "string", "maxLength": 1024}
+TEXT = {"type": "string", "maxLength": 4096}
+WS_RO = {"dirs": [{"name": "workspace", "guest": "/workspace", "access": "ro"}]}
+WS_RW = {"dirs": [{"name": "workspace", "guest": "/workspace", "access": "rw"}]}
+NOTES = {"dirs": [{"name": "notes", "guest": "/notes", "access": "rw"}]}
+
+
 def starter_manifests() -> dict[str, Manifest]:
-    """The starter skills' shapes (echo, fs.*, http.fetch, web.search) for policy tests."""
-    ws_ro = {"dirs": [{"name": "workspace", "guest": "/workspace", "access": "ro"}]}
-    ws_rw = {"dirs": [{"name": "workspace", "guest": "/workspace", "access": "rw"}]}
-    echo_params = {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {"text": {"type": "string", "maxLength": 4096}},
-    }
-    url_params = {
-        "type": "object",
-        "required": ["url"],
-        "additionalProperties": False,
-        "properties": {"url": {"type": "string", "maxLength": 2048}},
-    }
-    out = {
-        "echo": manifest("echo", parameters=echo_params),
-        "clock": manifest("clock"),
-        "fs.read": manifest("fs.read", parameters=FS_PARAMS, capabilities=ws_ro),
-        "fs.list": manifest("fs.list", parameters=FS_PARAMS, capabilities=ws_ro),
-        "fs.write": manifest("fs.write", parameters=FS_PARAMS, capabilities=ws_rw),
-        "fs.delete": manifest(
-            "fs.delete",
-            parameters=FS_PARAMS,
-            capabilities=ws_rw,
-            destructive=True,
-            effect="Deletes a file from the workspace.",
+    """The shapes of the starter skills (schemas, labels, destructive flags) for policy tests,
+    independent of which skills are built in skills_wasm/ right now."""
+
+    def destructive(name: str, **extra: Any) -> Manifest:
+        return manifest(name, destructive=True, effect=f"{name} changes files.", **extra)
+
+    skills = [
+        manifest("echo", parameters=_params(["text"], text=TEXT)),
+        manifest("clock"),
+        manifest("calc", parameters=_params(["expression"], expression=TEXT)),
+        manifest(
+            "fs.list", parameters=_params([], path={**PATH, "default": "."}), capabilities=WS_RO
         ),
-        "http.fetch": manifest(
+        manifest("fs.read", parameters=_params(["path"], path=PATH), capabilities=WS_RO),
+        manifest(
+            "fs.search",
+            parameters=_params(["query"], query=TEXT, path={**PATH, "default": "."}),
+            capabilities=WS_RO,
+        ),
+        destructive(
+            "fs.write",
+            parameters=_params(["path", "content"], path=PATH, content=TEXT),
+            capabilities=WS_RW,
+        ),
+        destructive("fs.delete", parameters=_params(["path"], path=PATH), capabilities=WS_RW),
+        destructive(
+            "fs.move",
+            parameters=_params(["from", "to"], **{"from": PATH, "to": PATH}),
+            capabilities=WS_RW,
+        ),
+        manifest(
             "http.fetch",
-            parameters=url_params,
-            capabilities={"http": [{"host": "api.example.org", "methods": ["GET", "POST"]}]},
+            parameters=_params(["url"], url=PATH, method={"type": "string"}),
+            capabilities={"http": [{"host": "*", "methods": ["GET", "POST"]}]},
         ),
-        "web.search": manifest(
+        manifest(
             "web.search",
-            parameters=echo_params,
+            parameters=_params(["query"], query=TEXT),
             capabilities={
                 "http": [{"host": "search.example.org"}],
                 "secrets": ["SEARCH_API_KEY"],
@@ -74,8 +86,10 @@ def starter_manifests() -> dict[str, Manifest]:
             },
             limits={"fuel": 1_000_000, "memory_mb": 64},
         ),
-    }
-    return out
+        manifest("notes.remember", parameters=_params(["text"], text=TEXT), capabilities=NOTES),
+        manifest("notes.recall", parameters=_params([], query=TEXT), capabilities=NOTES),
+    ]
+    return {m.name: m for m in skills}
 
 
 @pytest.fixture
