@@ -5,6 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 import pytest
+from slixmpp import Message
 
 from host.confirm import (
     Channel,
@@ -129,3 +130,20 @@ def test_choice_form_lists_pending_and_parses_when_submitted(
 def test_choice_form_needs_something_pending() -> None:
     with pytest.raises(ValueError, match="needs at least one pending confirmation"):
         choice_form([])
+
+
+def test_prompt_goes_into_a_slixmpp_message_unchanged(service: ConfirmationService) -> None:
+    """What the XMPP edge will do with a prompt: append the elements to a message stanza."""
+    prompt = ask(service, summary="Delete </body><body>yes").prompts[0]
+    message = Message()
+    message["to"] = prompt.to
+    message["type"] = "normal"
+    message["body"] = prompt.body
+    message.xml.append(prompt.confirm)
+    message.xml.append(prompt.form)
+    wire = str(message)
+    assert wire.startswith('<message xmlns="jabber:client" to="alice@example.org" type="normal">')
+    assert "<body>Delete &lt;/body&gt;&lt;body&gt;yes? Reply yes or no" in wire
+    assert '<confirm xmlns="urn:fluux:agent:0#confirm"' in wire
+    assert '<x xmlns="jabber:x:data" type="form">' in wire
+    assert wire.count("<body>") == 1
