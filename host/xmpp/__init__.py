@@ -1,0 +1,1 @@
+"""The XMPP edge: connection (component or client), access checks, rate limits, rooms, IQs."""
