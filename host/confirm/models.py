@@ -64,7 +64,8 @@ class State(StrEnum):
     """Life of a confirmation. Only ``approved`` may become ``executed``, and only once.
 
     ``pending`` -> ``approved`` | ``denied`` | ``expired``; ``approved`` -> ``executed`` (the
-    claim) | ``expired`` (approved, but nobody claimed it in time). The other states are final.
+    claim) | ``expired`` (approved, but nobody claimed it in time) | ``denied`` (withdrawn by the
+    host, whose request was abandoned). The other states are final.
     """
 
     PENDING = "pending"

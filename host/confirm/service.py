@@ -398,6 +398,37 @@ class ConfirmationService:
             self._notify(c.id)
         return expired
 
+    def unfinished(self) -> list[Confirmation]:
+        """Confirmations still pending, or approved and not yet claimed, oldest first.
+
+        For a host starting up: the requests behind these were in flight when it stopped. It
+        either waits on them again (it kept the request) or withdraws them (it did not).
+        Anything already due is expired first.
+        """
+        self.sweep()
+        with self._store.transaction() as tx:
+            found = [tx.get(cid) for cid in tx.ids_in_state(State.PENDING, State.APPROVED)]
+        return [c for c in found if c is not None]
+
+    def withdraw(self, confirmation_id: str, reason: str) -> bool:
+        """Deny a pending confirmation on the host's own behalf (the request was abandoned:
+        the user started a new session, the host restarted without it). True if it was
+        pending; approvals already given are kept in the record but can no longer be used.
+        """
+        now = self._now()
+        with self._store.transaction() as tx:
+            found = tx.get(confirmation_id)
+            if found is None:
+                return False
+            c = self._expire_if_due(tx, found, now)
+            if c.state not in (State.PENDING, State.APPROVED):
+                return False
+            if not tx.decide(c.id, c.state, State.DENIED, now):
+                raise ConfirmError(f"internal: {c.ref} changed state inside its own transaction")
+            self._record("confirm.withdrawn", c, {"was": c.state.value, "reason": reason[:200]})
+        self._notify(confirmation_id)
+        return True
+
     def _pending_for(self, tx: StoreTx, jid: str, now: datetime) -> list[Confirmation]:
         live = []
         for cid in tx.pending_ids_for(jid):

@@ -233,11 +233,11 @@ class ConfirmationStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        if not path.exists():
-            # Prompts name people and files: readable by the service's user only. SQLite gives
-            # its -wal and -shm files the same mode as the database.
-            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
         try:
+            if not path.exists():
+                # Prompts name people and files: readable by the service's user only. SQLite
+                # gives its -wal and -shm files the same mode as the database.
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
             self._conn = sqlite3.connect(
                 path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S
             )
@@ -245,7 +245,7 @@ class ConfirmationStore:
             self._conn.execute("PRAGMA synchronous = FULL")
             self._conn.execute("PRAGMA foreign_keys = ON")
             self._migrate()
-        except sqlite3.Error as exc:
+        except (OSError, sqlite3.Error) as exc:
             raise ConfirmError(
                 f"cannot open the confirmation store {path}: {exc}",
                 hint="check that the directory exists and is writable by the service",

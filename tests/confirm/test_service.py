@@ -11,6 +11,7 @@ from host.confirm import (
     Channel,
     ClaimOutcome,
     ConfirmationService,
+    ConfirmationStore,
     Decision,
     Outcome,
     Reply,
@@ -299,3 +300,47 @@ def test_wait_resolves_expired_when_time_runs_out(db: Path, clock: ManualClock) 
 def test_wait_on_an_unknown_id_raises(service: ConfirmationService) -> None:
     with pytest.raises(ConfirmError, match="no confirmation with id"):
         asyncio.run(service.wait("0" * 32))
+
+
+def test_withdraw_denies_pending_and_approved_but_not_executed(
+    service: ConfirmationService, audit: MemoryAudit
+) -> None:
+    pending = ask(service).confirmation
+    approved = ask(service, approvers=[BOB]).confirmation
+    executed = ask(service, approvers=[CAROL]).confirmation
+    service.answer(BOB, by_ref(approved.ref))
+    service.answer(CAROL, by_ref(executed.ref))
+    assert service.claim(executed.id, DIGEST) is ClaimOutcome.CLAIMED
+    assert service.withdraw(pending.id, "user started a new session") is True
+    assert service.withdraw(approved.id, "host restarted") is True
+    assert service.withdraw(executed.id, "too late") is False
+    assert service.withdraw("0" * 32, "unknown") is False
+    assert service.claim(approved.id, DIGEST) is ClaimOutcome.NOT_APPROVED
+    assert service.answer(ALICE, by_ref(pending.ref)).outcome is Outcome.ALREADY_DECIDED
+    assert audit.last("confirm.withdrawn") == {
+        "id": approved.id,
+        "ref": approved.ref,
+        "was": "approved",
+        "reason": "host restarted",
+    }
+
+
+def test_unfinished_lists_what_was_in_flight_after_a_restart(db: Path, clock: ManualClock) -> None:
+    before = open_service(db, clock)
+    waiting = ask(before).confirmation
+    approved = ask(before, approvers=[BOB]).confirmation
+    done = ask(before, approvers=[CAROL]).confirmation
+    stale = ask(before, expires_in_s=30).confirmation
+    before.answer(BOB, by_ref(approved.ref))
+    before.answer(CAROL, by_ref(done.ref))
+    before.claim(done.id, DIGEST)
+    before.store.close()
+    clock.advance(31)
+    after = open_service(db, clock)
+    assert [c.id for c in after.unfinished()] == [waiting.id, approved.id]
+    assert after.get(stale.id).state is State.EXPIRED  # type: ignore[union-attr]
+
+
+def test_store_in_a_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfirmError, match="cannot open the confirmation store"):
+        ConfirmationStore(tmp_path / "missing" / "confirm.sqlite")

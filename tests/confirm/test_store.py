@@ -15,7 +15,7 @@ from host.confirm import ConfirmationStore, State
 from host.errors import ConfirmError
 from tests.confirm.fakes import ALICE, DIGEST, ManualClock, ask, open_service
 
-CLAIMERS = 4
+CLAIMERS = 3
 CLAIM_SCRIPT = """
 import sys
 from datetime import UTC, datetime
