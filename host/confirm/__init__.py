@@ -15,6 +15,7 @@ from host.confirm.answers import (
     parse_form,
     parse_text,
 )
+from host.confirm.asking import Asked, Prompt
 from host.confirm.models import (
     AnswerResult,
     Channel,
@@ -28,7 +29,7 @@ from host.confirm.models import (
     State,
     Target,
 )
-from host.confirm.service import Asked, ConfirmationService, Prompt
+from host.confirm.service import ConfirmationService
 from host.confirm.store import ConfirmationStore
 
 __all__ = [

@@ -26,21 +26,23 @@ import asyncio
 import contextlib
 import secrets
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
-from xml.etree.ElementTree import Element
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from host.audit.sink import AuditSink, JsonValue
 from host.confirm import wording
-from host.confirm.elements import confirm_element, confirm_form, iso
+from host.confirm.asking import (
+    Asked,
+    expiry_seconds,
+    new_confirmation,
+    new_ref,
+    parse_ask,
+    prompts_for,
+)
+from host.confirm.elements import iso
 from host.confirm.models import (
     COUNTING_CHANNELS,
     AnswerRecord,
     AnswerResult,
-    BareJid,
     ClaimOutcome,
     Confirmation,
     Decision,
@@ -55,49 +57,11 @@ from host.confirm.store import ConfirmationStore, StoreTx
 from host.errors import ConfirmError
 
 Clock = Callable[[], datetime]
-# Refs start at four digits (easy to type) and grow when a length is crowded; never reused.
-_REF_DIGITS = range(4, 13)
-_REF_TRIES_PER_LENGTH = 8
 
 
 def utc_now() -> datetime:
     """The default clock."""
     return datetime.now(UTC)
-
-
-class AskRequest(BaseModel):
-    """What the pipeline asks: plain values, so the core depends on no other subsystem."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    request_id: Annotated[str, Field(min_length=1, max_length=200)]
-    skill: Annotated[str, Field(min_length=1, max_length=200)]
-    summary: Annotated[str, Field(min_length=1, max_length=20_000)]
-    action_digest: Annotated[str, Field(min_length=1, max_length=200)]
-    requester: BareJid
-    approvers: frozenset[BareJid]
-    required: Annotated[int, Field(ge=1)] = 1
-    risk: Risk = Risk.HIGH
-    expires_in_s: Annotated[int, Field(ge=1)] | None = None
-
-
-@dataclass(frozen=True)
-class Prompt:
-    """One message to send to one approver: a plain body for any client, plus the
-    ``<confirm/>`` element and the XEP-0004 form for clients that understand them."""
-
-    to: str
-    body: str
-    confirm: Element
-    form: Element
-
-
-@dataclass(frozen=True)
-class Asked:
-    """The new confirmation and the prompts to send, one per approver."""
-
-    confirmation: Confirmation
-    prompts: tuple[Prompt, ...]
 
 
 class ConfirmationService:
@@ -148,114 +112,47 @@ class ConfirmationService:
         ``summary`` says in words what will happen ("Delete notes/2026.md in your workspace");
         ``action_digest`` binds the exact action and grant; ``approvers`` are bare JIDs, of
         which ``required`` distinct ones must say yes (the requester alone: ``{requester}``,
-        1). Raises ConfirmError if any value is invalid. The expiry is the policy's ``expires_in_s``
-        or ``settings.default_expiry_s``, capped at ``settings.max_expiry_s`` (a shorter
-        expiry is always safe, so a longer request is cut, and the audit says so).
+        1). The expiry is ``expires_in_s`` (the policy's) or ``settings.default_expiry_s``, cut
+        to ``settings.max_expiry_s`` (the audit says when). Raises ConfirmError if any value
+        is invalid, AuditError if the ask cannot be audited (then nothing is stored).
         """
-        request = {
-            "request_id": request_id,
-            "skill": skill,
-            "summary": summary,
-            "action_digest": action_digest,
-            "requester": requester,
-            "approvers": frozenset(approvers),
-            "required": required,
-            "risk": risk,
-            "expires_in_s": expires_in_s,
-        }
-        try:
-            req = AskRequest.model_validate(request)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise ConfirmError(
-                f"cannot ask for confirmation: {where}: {first['msg']}",
-                hint="the pipeline must pass the policy's approver set and a summary",
-            ) from None
-        cap = self.settings
-        if len(req.approvers) > cap.max_approvers:
-            raise ConfirmError(
-                f"{len(req.approvers)} approvers is more than the limit of {cap.max_approvers}",
-                hint="name fewer approvers in the policy, or raise confirm.max_approvers",
-            )
-        if not req.approvers:
-            raise ConfirmError("cannot ask for confirmation: the approver set is empty")
-        if req.required > len(req.approvers):
-            raise ConfirmError(
-                f"{req.required} approvals required but only {len(req.approvers)} approvers",
-                hint="the policy's N must not exceed its approver list",
-            )
-        wanted = req.expires_in_s if req.expires_in_s is not None else cap.default_expiry_s
-        expiry_s = min(wanted, cap.max_expiry_s)
-        now = self._now()
-        expires_at = now + timedelta(seconds=expiry_s)
-        summary = wording.clean_summary(req.summary, cap.max_summary_chars)
+        req = parse_ask(
+            {
+                "request_id": request_id,
+                "skill": skill,
+                "summary": summary,
+                "action_digest": action_digest,
+                "requester": requester,
+                "approvers": frozenset(approvers),
+                "required": required,
+                "risk": risk,
+                "expires_in_s": expires_in_s,
+            },
+            self.settings,
+        )
+        expiry_s, capped = expiry_seconds(req, self.settings)
+        text = wording.clean_summary(req.summary, self.settings.max_summary_chars)
         with self._store.transaction() as tx:
-            ref = self._new_ref(tx)
-            confirmation = Confirmation(
-                id=secrets.token_hex(16),
-                ref=ref,
-                request_id=req.request_id,
-                skill=req.skill,
-                summary=summary,
-                prompt=self._prompt(summary, ref, req, req.requester, expires_at),
-                action_digest=req.action_digest,
-                requester=req.requester,
-                approvers=req.approvers,
-                required=req.required,
-                risk=req.risk,
-                created_at=now,
-                expires_at=expires_at,
-                state=State.PENDING,
+            c = new_confirmation(
+                req, ref=new_ref(tx), summary=text, now=self._now(), expiry_s=expiry_s
             )
-            tx.insert(confirmation)
+            tx.insert(c)
             self._record(
                 "confirm.asked",
-                confirmation,
+                c,
                 {
-                    "summary": summary,
-                    "skill": req.skill,
-                    "action_digest": req.action_digest,
-                    "requester": req.requester,
-                    "approvers": [jid for jid in sorted(req.approvers)],
-                    "required": req.required,
-                    "risk": req.risk.value,
-                    "expires_at": iso(expires_at),
-                    "expiry_capped": wanted > expiry_s,
+                    "summary": c.summary,
+                    "skill": c.skill,
+                    "action_digest": c.action_digest,
+                    "requester": c.requester,
+                    "approvers": [jid for jid in sorted(c.approvers)],
+                    "required": c.required,
+                    "risk": c.risk.value,
+                    "expires_at": iso(c.expires_at),
+                    "expiry_capped": capped,
                 },
             )
-        prompts = tuple(
-            Prompt(
-                to=jid,
-                body=self._prompt(summary, ref, req, jid, expires_at),
-                confirm=confirm_element(confirmation),
-                form=confirm_form(confirmation),
-            )
-            for jid in sorted(req.approvers)
-        )
-        return Asked(confirmation=confirmation, prompts=prompts)
-
-    @staticmethod
-    def _prompt(
-        summary: str, ref: str, req: AskRequest, approver: str, expires_at: datetime
-    ) -> str:
-        return wording.prompt_text(
-            summary=summary,
-            ref=ref,
-            requester=req.requester,
-            approver=approver,
-            required=req.required,
-            expires_at=expires_at,
-        )
-
-    @staticmethod
-    def _new_ref(tx: StoreTx) -> str:
-        for digits in _REF_DIGITS:
-            for _ in range(_REF_TRIES_PER_LENGTH):
-                ref = f"action-{secrets.randbelow(10**digits):0{digits}d}"
-                if not tx.ref_taken(ref):
-                    return ref
-        raise ConfirmError("internal: no free confirmation ref")  # 10**12 refs in use
+        return Asked(confirmation=c, prompts=prompts_for(c, req))
 
     # -- answering ------------------------------------------------------------------------
 
