@@ -195,6 +195,6 @@ class ConfirmationMachine(RuleBasedStateMachine):
 
 
 ConfirmationMachine.TestCase.settings = settings(
-    max_examples=50, stateful_step_count=25, deadline=None
+    max_examples=40, stateful_step_count=25, deadline=None
 )
 test_confirmation_state_machine = ConfirmationMachine.TestCase
