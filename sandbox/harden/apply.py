@@ -144,6 +144,9 @@ def restrict_filesystem(plan: HardeningPlan, enforcement: Enforcement) -> Enforc
     read and write ``plan.rw_paths``, nothing else (no execute anywhere; no create, remove,
     rename, truncate or device ioctl outside ``rw_paths``). Returns an updated copy.
 
+    The same layer repeats the scopes (ABI >= 6), so that signals and abstract unix sockets are
+    confined to *this* process's domain, not to a zygote's it was forked from.
+
     Call it in the process it confines (``/proc/self`` binds to that process), single-threaded,
     after :func:`harden_base` (Landlock layers stack). Raises HardeningError when a granted path
     does not exist, since a grant that silently vanishes is a grant nobody can audit.
@@ -159,7 +162,10 @@ def restrict_filesystem(plan: HardeningPlan, enforcement: Enforcement) -> Enforc
         _degrade(plan, result, "landlock_fs", "Landlock needs no_new_privs", _NEEDS_NNP)
         return result
     result.landlock_abi = abi
-    ruleset = landlock.Ruleset(handled_fs=landlock.fs_rights(abi))
+    # Scopes are relative to the layer that declares them: a run child whose only scoped layer
+    # is its zygote's could still signal the zygote (same domain). Scoping this layer too makes
+    # the run child's own domain the boundary.
+    ruleset = landlock.Ruleset(handled_fs=landlock.fs_rights(abi), scoped=landlock.scopes(abi))
     try:
         ruleset.allow_paths(runtime_read_paths(), landlock.FS_READ)
         ruleset.allow_paths(plan.ro_paths, landlock.FS_READ)

@@ -35,7 +35,9 @@ from typing import Any
 from sandbox.harden import (
     HardeningPlan,
     RlimitPlan,
+    harden_base,
     harden_process,
+    harden_run,
     landlock,
     privileges,
     seccomp,
@@ -255,13 +257,18 @@ ATTACKS: dict[str, Callable[[dict[str, Any]], Any]] = {
 
 
 def _harden(layers: str, plan: HardeningPlan) -> Enforcement:
-    """``full`` is the real thing. The others apply one layer alone, so a test can show what
+    """``cold`` and ``warm`` are the real thing: the cold path (:func:`harden_process`) or the
+    warm one (:func:`harden_base` in a zygote that forks, :func:`harden_run` in the child that
+    then runs the attack, as ``sandbox/zygote.py`` does). The others apply one layer alone,
+    so a test can show what
     that layer stops by itself when another would have caught the attack first:
     ``landlock`` (no_new_privs, then Landlock fs, net and scopes), ``caps`` (capabilities
     dropped, nothing else) and ``seccomp`` (no_new_privs and the base filter, all capabilities
     kept)."""
-    if layers == "full":
+    if layers == "cold":
         return harden_process(plan)
+    if layers == "warm":
+        return _warm(plan)
     if layers == "seccomp":
         privileges.set_no_new_privs()
         return Enforcement(no_new_privs=True, seccomp_denied=seccomp.install_base_filter())
@@ -278,10 +285,25 @@ def _harden(layers: str, plan: HardeningPlan) -> Enforcement:
     return restrict_filesystem(plan, enforcement)
 
 
+def _warm(plan: HardeningPlan) -> Enforcement:
+    base = harden_base(plan.model_copy(update={"ro_paths": (), "rw_paths": ()}))
+    zygote = os.getpid()
+    pid = os.fork()
+    if pid == 0:
+        return harden_run(plan, base, expected_parent=zygote)
+    # The zygote ends the way its run child did, so run_attack sees the child's fate.
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        signal.signal(sig, signal.SIG_DFL)
+        os.kill(zygote, sig)
+    os._exit(os.waitstatus_to_exitcode(status))
+
+
 def child_main(job: dict[str, Any]) -> dict[str, Any]:
     plan = HardeningPlan.model_validate(job["plan"])
     attack = ATTACKS[job["attack"]]
-    enforcement = _harden(job.get("layers", "full"), plan)
+    enforcement = _harden(job["layers"], plan)
     try:
         detail = attack(job.get("params", {}))
     except Refused as refused:
@@ -293,6 +315,9 @@ def child_main(job: dict[str, Any]) -> dict[str, Any]:
             "enforcement": enforcement.model_dump(),
         }
     return {"ok": True, "detail": detail, "enforcement": enforcement.model_dump()}
+
+
+PATHS = ("cold", "warm")  # the two real hardening paths every attack is run through
 
 
 # ---- the test side --------------------------------------------------------------------------
@@ -331,7 +356,7 @@ def run_attack(
     plan: HardeningPlan,
     params: dict[str, Any] | None = None,
     *,
-    layers: str = "full",
+    layers: str,
     pass_fds: tuple[int, ...] = (),
 ) -> dict[str, Any]:
     """Run ``attack`` in a freshly hardened child; returns its JSON verdict.
@@ -364,14 +389,16 @@ def _command(job: dict[str, Any], *mode: str) -> list[str]:
     return [sys.executable, "-m", "tests.security.child_payload", *mode, json.dumps(job)]
 
 
-def orphan_verdict(plan: HardeningPlan) -> dict[str, Any]:
+def orphan_verdict(plan: HardeningPlan, *, layers: str) -> dict[str, Any]:
     """Kill a hardened child's parent and report how the child ended.
 
     Three processes: this helper's child (a subreaper, so the orphan is reparented to it and can
-    be reaped), a middle process (the parent to kill), and the hardened child. Returns
+    be reaped), a middle process (the parent to kill), and the hardened child (on the warm path,
+    the middle's child is the zygote: its own death signal must cascade to the run child). Returns
     ``{"child_signal": "SIGKILL"}`` when the parent-death signal worked.
     """
-    job = {"attack": "sleep_forever", "plan": plan.model_dump(mode="json"), "params": {}}
+    job = {"attack": "sleep_forever", "plan": plan.model_dump(mode="json"), "layers": layers}
+    job["params"] = {}
     proc = subprocess.run(
         _command(job, "--subreaper"),
         cwd=REPO,
@@ -398,11 +425,15 @@ def _subreaper(job: dict[str, Any]) -> dict[str, Any]:
     deadline = RUN_TIMEOUT_S / 4
     waited = 0.0
     while True:
-        pid, status = os.waitpid(child, os.WNOHANG)
+        try:
+            pid, status = os.waitpid(child, os.WNOHANG)
+        except ChildProcessError:
+            pid = 0  # warm path: not reparented to us until its zygote has died too
         if pid:
             break
         if waited > deadline:
             os.kill(child, signal.SIGTERM)
+            time.sleep(0.5)
             _, status = os.waitpid(child, 0)
             break
         time.sleep(0.05)

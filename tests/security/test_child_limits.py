@@ -4,22 +4,34 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.security.child_payload import FSIZE_CAP, make_grants, run_attack
+import pytest
+
+from tests.security.child_payload import FSIZE_CAP, PATHS, make_grants, run_attack
 
 
-def test_child_cannot_write_past_file_size_limit(tmp_path: Path) -> None:
+@pytest.fixture(params=PATHS)
+def hardening(request: pytest.FixtureRequest) -> str:
+    """Each attack runs against the cold path and the warm (zygote) path."""
+    return str(request.param)
+
+
+def test_child_cannot_write_past_file_size_limit(tmp_path: Path, hardening: str) -> None:
     # Python ignores SIGXFSZ, so the write that crosses RLIMIT_FSIZE fails with EFBIG (a Wasm
     # runtime sees the same errno); without that, the default action would kill the process.
     g = make_grants(tmp_path)
     target = g.rw / "flood.bin"
-    verdict = run_attack("write_big", g.plan(), {"path": str(target), "bytes": 4 * FSIZE_CAP})
+    verdict = run_attack(
+        "write_big", g.plan(), {"path": str(target), "bytes": 4 * FSIZE_CAP}, layers=hardening
+    )
     assert (verdict["ok"], verdict["errno"], verdict["stage"]) == (False, "EFBIG", "write")
     assert target.stat().st_size == FSIZE_CAP
 
 
-def test_child_limits_are_reported_as_enforced(tmp_path: Path) -> None:
+def test_child_limits_are_reported_as_enforced(tmp_path: Path, hardening: str) -> None:
     g = make_grants(tmp_path)
-    verdict = run_attack("write_file", g.plan(open_files=32), {"path": str(g.rw / "x")})
+    verdict = run_attack(
+        "write_file", g.plan(open_files=32), {"path": str(g.rw / "x")}, layers=hardening
+    )
     assert verdict["enforcement"]["rlimits"] == {
         "as": g.plan().rlimits.address_space_bytes,
         "cpu": g.plan().rlimits.cpu_seconds,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.info import probe
-from tests.security.child_payload import make_grants, orphan_verdict, run_attack, supported
+from tests.security.child_payload import PATHS, make_grants, orphan_verdict, run_attack, supported
 
 pytestmark = [
     pytest.mark.seccomp,
@@ -21,18 +21,28 @@ pytestmark = [
 needs_scope = pytest.mark.skipif(not supported(6), reason="Landlock ABI < 6: no signal scope")
 
 
+@pytest.fixture(params=PATHS)
+def hardening(request: pytest.FixtureRequest) -> str:
+    """Each attack runs against the cold path and the warm (zygote) path."""
+    return str(request.param)
+
+
 @needs_scope
-def test_child_cannot_signal_its_parent(tmp_path: Path) -> None:
+def test_child_cannot_signal_its_parent(tmp_path: Path, hardening: str) -> None:
     # The parent here is the payload's interpreter-starting test process; it must survive.
-    verdict = run_attack("kill", make_grants(tmp_path).plan(), {"target": "parent"})
+    verdict = run_attack(
+        "kill", make_grants(tmp_path).plan(), {"target": "parent"}, layers=hardening
+    )
     assert (verdict["ok"], verdict["errno"], verdict["stage"]) == (False, "EPERM", "kill")
 
 
 @needs_scope
-def test_child_cannot_signal_unrelated_process(tmp_path: Path) -> None:
+def test_child_cannot_signal_unrelated_process(tmp_path: Path, hardening: str) -> None:
     bystander = subprocess.Popen(["sleep", "60"])
     try:
-        verdict = run_attack("kill", make_grants(tmp_path).plan(), {"pid": bystander.pid})
+        verdict = run_attack(
+            "kill", make_grants(tmp_path).plan(), {"pid": bystander.pid}, layers=hardening
+        )
         assert (verdict["ok"], verdict["errno"], verdict["stage"]) == (False, "EPERM", "kill")
         assert bystander.poll() is None
     finally:
@@ -40,7 +50,7 @@ def test_child_cannot_signal_unrelated_process(tmp_path: Path) -> None:
         bystander.wait()
 
 
-@pytest.mark.parametrize("layers", ["full", "seccomp"])
+@pytest.mark.parametrize("layers", ["cold", "warm", "seccomp"])
 def test_child_cannot_lower_another_process_limits(tmp_path: Path, layers: str) -> None:
     # The kernel lets a process change the rlimits of any process of its uid, and no Landlock
     # scope covers prlimit: without the seccomp rule a child could starve its supervisor.
@@ -56,7 +66,7 @@ def test_child_cannot_lower_another_process_limits(tmp_path: Path, layers: str) 
         bystander.wait()
 
 
-@pytest.mark.parametrize("layers", ["full", "seccomp"])
+@pytest.mark.parametrize("layers", ["cold", "warm", "seccomp"])
 def test_child_cannot_renice_another_process(tmp_path: Path, layers: str) -> None:
     # Dropped capabilities stop this against a privileged target, but not against a supervisor
     # running unprivileged; "seccomp" keeps every capability to show the filter holds alone.
@@ -72,8 +82,8 @@ def test_child_cannot_renice_another_process(tmp_path: Path, layers: str) -> Non
         bystander.wait()
 
 
-def test_child_cannot_ptrace_its_parent(tmp_path: Path) -> None:
-    verdict = run_attack("ptrace_parent", make_grants(tmp_path).plan())
+def test_child_cannot_ptrace_its_parent(tmp_path: Path, hardening: str) -> None:
+    verdict = run_attack("ptrace_parent", make_grants(tmp_path).plan(), layers=hardening)
     assert (verdict["ok"], verdict["errno"], verdict["stage"]) == (False, "EPERM", "ptrace")
 
 
@@ -85,27 +95,27 @@ def test_child_ptrace_refused_by_landlock_alone(tmp_path: Path) -> None:
     assert (verdict["ok"], verdict["errno"], verdict["stage"]) == (False, "EPERM", "ptrace")
 
 
-def test_child_cannot_exec_shell(tmp_path: Path) -> None:
-    verdict = run_attack("exec_shell", make_grants(tmp_path).plan())
+def test_child_cannot_exec_shell(tmp_path: Path, hardening: str) -> None:
+    verdict = run_attack("exec_shell", make_grants(tmp_path).plan(), layers=hardening)
     assert (verdict["ok"], verdict["errno"], verdict["stage"]) == (False, "EPERM", "execve")
 
 
-def test_child_cannot_fork_past_process_limit(tmp_path: Path) -> None:
+def test_child_cannot_fork_past_process_limit(tmp_path: Path, hardening: str) -> None:
     # The limit for a run child is zero new processes: the very first fork is refused by the
     # no-fork seccomp filter (RLIMIT_NPROC would not hold uid 0 back at all).
-    verdict = run_attack("fork_many", make_grants(tmp_path).plan(), {"count": 50})
+    verdict = run_attack("fork_many", make_grants(tmp_path).plan(), {"count": 50}, layers=hardening)
     assert (verdict["ok"], verdict["errno"], verdict["stage"]) == (False, "EPERM", "fork")
 
 
-def test_child_cannot_spawn_through_posix_spawn(tmp_path: Path) -> None:
+def test_child_cannot_spawn_through_posix_spawn(tmp_path: Path, hardening: str) -> None:
     # subprocess uses vfork/clone3 paths, not fork(): clone3 answers ENOSYS, then glibc's
     # clone(CLONE_VM | CLONE_VFORK) fallback is refused.
-    verdict = run_attack("spawn_shell", make_grants(tmp_path).plan())
+    verdict = run_attack("spawn_shell", make_grants(tmp_path).plan(), layers=hardening)
     assert (verdict["ok"], verdict["errno"], verdict["stage"]) == (False, "EPERM", "spawn")
 
 
-def test_child_holds_no_capability(tmp_path: Path) -> None:
-    verdict = run_attack("capabilities", make_grants(tmp_path).plan())
+def test_child_holds_no_capability(tmp_path: Path, hardening: str) -> None:
+    verdict = run_attack("capabilities", make_grants(tmp_path).plan(), layers=hardening)
     assert verdict["ok"] is True
     assert verdict["detail"] == {
         "effective": 0,
@@ -116,22 +126,24 @@ def test_child_holds_no_capability(tmp_path: Path) -> None:
     }
 
 
-def test_child_cannot_change_uid(tmp_path: Path) -> None:
-    verdict = run_attack("setuid", make_grants(tmp_path).plan(), {"uid": 65534})
+def test_child_cannot_change_uid(tmp_path: Path, hardening: str) -> None:
+    verdict = run_attack("setuid", make_grants(tmp_path).plan(), {"uid": 65534}, layers=hardening)
     assert (verdict["ok"], verdict["errno"], verdict["stage"]) == (False, "EPERM", "setuid")
 
 
-def test_child_cannot_chown_in_its_grant(tmp_path: Path) -> None:
+def test_child_cannot_chown_in_its_grant(tmp_path: Path, hardening: str) -> None:
     g = make_grants(tmp_path)
     (g.rw / "mine.txt").write_text("x")
-    verdict = run_attack("chown", g.plan(), {"path": str(g.rw / "mine.txt"), "uid": 65534})
+    verdict = run_attack(
+        "chown", g.plan(), {"path": str(g.rw / "mine.txt"), "uid": 65534}, layers=hardening
+    )
     assert (verdict["ok"], verdict["errno"], verdict["stage"]) == (False, "EPERM", "chown")
     assert (g.rw / "mine.txt").stat().st_uid == os.getuid()
 
 
-def test_child_cannot_make_device_node(tmp_path: Path) -> None:
+def test_child_cannot_make_device_node(tmp_path: Path, hardening: str) -> None:
     g = make_grants(tmp_path)
-    verdict = run_attack("mknod", g.plan(), {"path": str(g.rw / "mem")})
+    verdict = run_attack("mknod", g.plan(), {"path": str(g.rw / "mem")}, layers=hardening)
     # Landlock refuses first (no MAKE_CHAR in any grant)...
     assert (verdict["ok"], verdict["errno"], verdict["stage"]) == (False, "EACCES", "mknod")
     # ...and with capabilities dropped alone, CAP_MKNOD is missing.
@@ -145,14 +157,18 @@ def test_child_raw_socket_refused_by_dropped_capabilities_alone(tmp_path: Path) 
     assert (verdict["ok"], verdict["errno"], verdict["stage"]) == (False, "EPERM", "socket")
 
 
-def test_child_is_killed_when_its_parent_dies(tmp_path: Path) -> None:
-    assert orphan_verdict(make_grants(tmp_path).plan()) == {"child_signal": "SIGKILL"}
+def test_child_is_killed_when_its_parent_dies(tmp_path: Path, hardening: str) -> None:
+    assert orphan_verdict(make_grants(tmp_path).plan(), layers=hardening) == {
+        "child_signal": "SIGKILL"
+    }
 
 
 @pytest.mark.skipif(platform.machine() != "x86_64", reason="the i386 and x32 ABIs are x86_64's")
 @pytest.mark.parametrize("abi", ["i386", "x32"])
-def test_child_foreign_syscall_abi_is_killed(tmp_path: Path, abi: str) -> None:
+def test_child_foreign_syscall_abi_is_killed(tmp_path: Path, abi: str, hardening: str) -> None:
     # The filter is written for x86_64 numbers; a refused call through int 0x80 or the x32
     # numbering would slip past a naive filter, so any foreign-ABI call kills the process.
-    verdict = run_attack("foreign_abi", make_grants(tmp_path).plan(), {"abi": abi})
+    verdict = run_attack(
+        "foreign_abi", make_grants(tmp_path).plan(), {"abi": abi}, layers=hardening
+    )
     assert verdict == {"ok": False, "signal": signal.Signals.SIGSYS.name}
