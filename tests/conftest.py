@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+pytest_plugins = ["tests.fixtures.prosody"]
+
 REPO = Path(__file__).resolve().parent.parent
 
 # ci: more examples than a developer's run, no per-example deadline (shared CI runners are noisy
