@@ -36,6 +36,7 @@ from host.skills.sign import (
     signature_path,
     verify_signature,
 )
+from host.skills.testing import Runner, run_examples, warm_runner
 
 DEFAULT_ROOT = Path("skills_wasm")
 LANGS = ("c", "zig", "rust", "wat")
@@ -137,11 +138,15 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    from host.skills.testing import run_examples, sandbox_runner
+    with warm_runner() as runner:
+        passed, failed = _test_all(skill_dirs(args.dirs), runner)
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
 
-    runner = sandbox_runner()
+
+def _test_all(folders: list[Path], runner: Runner) -> tuple[int, int]:
     passed = failed = 0
-    for folder in skill_dirs(args.dirs):
+    for folder in folders:
         skill = load_skill(folder)
         try:
             reports = run_examples(skill, runner)
@@ -158,8 +163,7 @@ def cmd_test(args: argparse.Namespace) -> int:
                 print(f"FAIL  {report.skill}: {report.case}")
                 for problem in report.problems:
                     print(f"      {problem}")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return passed, failed
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:

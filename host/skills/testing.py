@@ -13,7 +13,7 @@ import json
 import re
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -67,6 +67,18 @@ def sandbox_runner() -> Runner:
     return run
 
 
+@contextmanager
+def warm_runner() -> Iterator[Runner]:
+    """The sandbox's warm pool (pre-hardened zygotes): same runs, less start-up per case."""
+    try:
+        module = importlib.import_module("sandbox.supervisor")
+    except ImportError as exc:
+        raise SkillError(f"sandbox.supervisor not available: {exc}") from None
+    with module.Sandbox() as box:
+        run: Runner = box.run
+        yield run
+
+
 def run_examples(skill: Skill, runner: Runner | None = None) -> list[CaseReport]:
     """Run every example case of ``skill``; one report per case."""
     run = runner or sandbox_runner()
@@ -109,7 +121,14 @@ def run_case(skill: Skill, case: Case, run: Runner, digest: str) -> CaseReport:
             skill.module_path, input=json.dumps(args).encode(), expected_sha256=digest
         )
         got = outcome(run(spec, broker), manifest)
-        problems = list(_compare(case, got))
+        expected = Case.model_validate(
+            {
+                **case.model_dump(),
+                "expect": _substitute(case.expect, base),
+                "expect_subset": _substitute(case.expect_subset, base),
+            }
+        )
+        problems = list(_compare(expected, got))
         problems.extend(_check_files(case, dirs))
     return CaseReport(skill=skill.name, case=case.name, problems=tuple(problems), outcome=got)
 
