@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from importlib.metadata import version
 
 import wasmtime
 
@@ -57,5 +56,8 @@ def make_engine() -> wasmtime.Engine:
 
 def fingerprint() -> str:
     """Identifies the compiled-code format: wasmtime version plus the engine settings."""
+    # Imported here: importlib.metadata costs tens of ms, and only the supervisor needs this.
+    from importlib.metadata import version
+
     blob = json.dumps({"wasmtime": version("wasmtime"), **_SETTINGS}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]

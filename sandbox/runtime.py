@@ -23,7 +23,14 @@ import wasmtime
 from sandbox.protocol import Done, Job
 from sandbox.spec import Status
 
-__all__ = ["MAX_HOST_REPLY", "MAX_HOST_REQUEST", "Compiled", "compile_module", "execute"]
+__all__ = [
+    "MAX_HOST_REPLY",
+    "MAX_HOST_REQUEST",
+    "Compiled",
+    "compile_module",
+    "define_host_calls",
+    "execute",
+]
 
 MAX_HOST_REQUEST = 64 * 1024  # ABI v1: a request document is small; bulk data goes by preopen
 MAX_HOST_REPLY = 8 * 1024 * 1024  # ABI v1: enforced by the supervisor, re-checked here
@@ -177,6 +184,11 @@ class _HostCalls:
         size = len(self.pending)
         self.pending = None
         return size
+
+
+def define_host_calls(linker: wasmtime.Linker) -> None:
+    """Define the ``airlock`` imports with no handler (calls answer -4); for warm-up only."""
+    _HostCalls(None, 0).define(linker)
 
 
 def _stdin_from(data: bytes) -> None:

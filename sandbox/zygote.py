@@ -19,9 +19,11 @@ with worker threads, and threads do not survive fork.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import wasmtime
 
@@ -42,6 +44,7 @@ from sandbox.protocol import (
     write_frame,
 )
 from sandbox.spec import MAX_MEMORY_MB, MAX_TIMEOUT_S, Enforcement, Limits
+from sandbox.warmup import prepare, warm_up
 
 GIB = 1024**3
 
@@ -59,12 +62,17 @@ def base_plan(keep_fds: Sequence[int]) -> HardeningPlan:
     )
 
 
+class Spare(NamedTuple):
+    """The next run child, forked ahead of time, and the pipe that will carry its Fork."""
+
+    pid: int
+    go: int
+
+
 def _child(
     fork: Fork, fds: argparse.Namespace, engine: wasmtime.Engine, base: Enforcement, zygote: int
 ) -> int:
-    """Body of one forked run child; returns its exit code."""
-    os.close(fds.ctl_in)
-    os.close(fds.ctl_out)
+    """Body of one run child once its Fork arrived; returns its exit code."""
     try:
         plan = plan_for(fork.setup, (fds.run_in, fds.run_out))
         enforcement = harden_run(plan, base, expected_parent=zygote)
@@ -82,6 +90,34 @@ def _child(
     return 0
 
 
+def _spare(
+    fds: argparse.Namespace, engine: wasmtime.Engine, base: Enforcement, warm: bytes
+) -> Spare:
+    """Fork the next run child now; it warms up, then waits for its Fork on a private pipe."""
+    go_read, go_write = os.pipe()
+    zygote = os.getpid()
+    pid = os.fork()
+    if pid:
+        os.close(go_read)
+        return Spare(pid, go_write)
+    code = 1
+    try:
+        os.close(go_write)
+        os.close(fds.ctl_in)  # the run child never sees the zygote's control channel
+        os.close(fds.ctl_out)
+        warm_up(engine, warm)
+        try:
+            # Only the zygote writes here (trusted); EOF means it is shutting down.
+            fork = read_frame(go_read, max_bytes=MAX_CONTROL_FRAME)
+        except ProtocolError:
+            os._exit(0)
+        os.close(go_read)
+        if isinstance(fork, Fork):
+            code = _child(fork, fds, engine, base, zygote)
+    finally:
+        os._exit(code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve Fork requests until the supervisor closes the control pipe."""
     parser = argparse.ArgumentParser(prog="python -m sandbox.zygote")
@@ -91,32 +127,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     keep = (fds.ctl_in, fds.ctl_out, fds.run_in, fds.run_out)
     base = harden_base(base_plan(keep))
     engine = make_engine()  # creates no thread, so forked children stay single-threaded
-    zygote = os.getpid()
+    warm = prepare(engine)
+    gc.freeze()  # keep the collector from touching (and un-sharing) the zygote's pages in children
+    spare = _spare(fds, engine, base, warm)
     write_frame(fds.ctl_out, ZygoteReady(enforcement=base, pid=os.getpid()))
     while True:
         try:
             request = read_frame(fds.ctl_in, max_bytes=MAX_CONTROL_FRAME)
         except ProtocolError:
-            os._exit(0)  # the supervisor went away (or closed us): nothing left to serve
+            request = None  # the supervisor closed us (or went away)
         if not isinstance(request, Fork):
-            os._exit(2)
-        go_read, go_write = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            os.close(go_write)
-            os.read(go_read, 1)  # wait until the supervisor knows our pid (it may kill us)
-            os.close(go_read)
-            code = 1
-            try:
-                code = _child(request, fds, engine, base, zygote)
-            finally:
-                os._exit(code)
-        os.close(go_read)
-        write_frame(fds.ctl_out, Forked(pid=pid))
-        os.write(go_write, b"g")
-        os.close(go_write)
-        _, status, usage = os.wait4(pid, 0)
-        write_frame(fds.ctl_out, Reaped(pid=pid, wait_status=status, maxrss_kb=usage.ru_maxrss))
+            os.close(spare.go)  # the spare sees EOF and exits
+            os.waitpid(spare.pid, 0)
+            os._exit(0 if request is None else 2)
+        write_frame(spare.go, request)
+        os.close(spare.go)
+        write_frame(fds.ctl_out, Forked(pid=spare.pid))
+        _, status, usage = os.wait4(spare.pid, 0)
+        write_frame(
+            fds.ctl_out, Reaped(pid=spare.pid, wait_status=status, maxrss_kb=usage.ru_maxrss)
+        )
+        spare = _spare(fds, engine, base, warm)
 
 
 if __name__ == "__main__":

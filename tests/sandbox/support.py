@@ -49,10 +49,10 @@ def _parents() -> dict[int, int]:
     return table
 
 
-def descendants(pid: int | None = None) -> set[int]:
+def descendants(pid: int | None = None, parents: dict[int, int] | None = None) -> set[int]:
     """Live (non-zombie) descendants of ``pid`` (default: this process)."""
     root = os.getpid() if pid is None else pid
-    parents = _parents()
+    parents = _parents() if parents is None else parents
     found: set[int] = set()
     frontier = {root}
     while frontier:
@@ -60,6 +60,23 @@ def descendants(pid: int | None = None) -> set[int]:
         frontier = children - found
         found |= children
     return found
+
+
+def stray_processes(sandbox: Sandbox | None = None) -> set[int]:
+    """Descendants of this process that should not exist after a run: empty when all is well.
+
+    A warm sandbox legitimately keeps its zygotes and, under each, one spare child forked ahead
+    of the next run. A run's own child is waited for before ``run`` returns, so any other
+    descendant (a second child of a zygote, a grandchild) is a process that outlived its run.
+    """
+    zygotes = sandbox.pids() if sandbox is not None else set()
+    parents = _parents()  # one snapshot: a spare may be forked while we look
+    stray = descendants(parents=parents) - zygotes
+    for zygote in zygotes:
+        spares = {pid for pid in stray if parents.get(pid) == zygote}
+        if len(spares) == 1:
+            stray -= spares
+    return stray
 
 
 @pytest.fixture

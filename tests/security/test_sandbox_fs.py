@@ -15,7 +15,7 @@ import pytest
 
 from sandbox.spec import Preopen, RunResult, RunSpec, Status
 from sandbox.supervisor import Sandbox
-from tests.sandbox.support import box, descendants, write_module
+from tests.sandbox.support import box, stray_processes, write_module
 
 __all__ = ["box"]
 
@@ -33,7 +33,7 @@ def layout(tmp_path: Path) -> Path:
 @pytest.fixture(autouse=True)
 def host_stays_healthy(box: Sandbox, tmp_path: Path) -> Iterator[None]:
     yield
-    assert descendants() == box.pids(), "a sandbox process outlived its run"
+    assert stray_processes(box) == set(), "a sandbox process outlived its run"
     healthy = box.run(RunSpec(module=write_module(tmp_path, "hello")))
     assert healthy.status is Status.OK
 

@@ -10,7 +10,7 @@ import pytest
 from sandbox import supervisor
 from sandbox.spec import RunResult, RunSpec, Status
 from sandbox.supervisor import Sandbox
-from tests.sandbox.support import box, descendants, write_module
+from tests.sandbox.support import box, stray_processes, write_module
 
 __all__ = ["box"]
 
@@ -22,9 +22,8 @@ HOST_SECRET = "AIRLOCK_TEST_API_KEY"
 def runner(
     request: pytest.FixtureRequest, box: Sandbox
 ) -> Iterator[Callable[[RunSpec], RunResult]]:
-    before = descendants()
     yield supervisor.run if request.param == "cold" else box.run
-    assert descendants() - before <= box.pids(), "a sandbox process outlived its run"
+    assert stray_processes(box) == set(), "a sandbox process outlived its run"
 
 
 def test_descriptors_3_to_10_and_the_pipes_are_unreachable(

@@ -10,7 +10,7 @@ import pytest
 
 from sandbox.spec import RunSpec, Status
 from sandbox.supervisor import Sandbox
-from tests.sandbox.support import box, descendants, wasm_bytes, write_module
+from tests.sandbox.support import box, stray_processes, wasm_bytes, write_module
 
 __all__ = ["box"]
 
@@ -18,7 +18,7 @@ __all__ = ["box"]
 @pytest.fixture(autouse=True)
 def host_stays_healthy(box: Sandbox, tmp_path: Path) -> Iterator[None]:
     yield
-    assert descendants() == box.pids(), "a sandbox process outlived its run"
+    assert stray_processes(box) == set(), "a sandbox process outlived its run"
     healthy = box.run(RunSpec(module=write_module(tmp_path, "hello")))
     assert healthy.status is Status.OK
 

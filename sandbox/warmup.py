@@ -1,0 +1,65 @@
+"""Pre-touching, in a spare run child, what every run touches (warm path only).
+
+A child forked from the zygote shares its memory copy-on-write: the first write to each page
+(Python reference counts, wasmtime's lazily initialised state) costs a page fault and a copy.
+The zygote forks the next child ahead of time, and that spare calls :func:`warm_up` while it
+waits for its run, so those faults happen off the critical path.
+
+Nothing here may start a thread: the run's Landlock layer is applied after this, and Landlock
+only binds the calling thread. So no WASI module is run (wasmtime's WASI starts a tokio runtime
+with worker threads); a trivial module with no imports is, and the WASI structures are built
+but not started. Everything used is trusted and built in (no untrusted byte is involved).
+"""
+
+from __future__ import annotations
+
+import gc
+
+import wasmtime
+
+from sandbox.protocol import Done, Job, decode, encode
+from sandbox.runtime import define_host_calls
+from sandbox.spec import Limits, Status
+
+# A module that loops a little and touches its memory: exercises fuel, epoch checks and memory.
+_WAT = """
+(module
+  (memory (export "memory") 1)
+  (func (export "_start") (local $i i32)
+    (loop $again
+      (i32.store (local.get $i) (local.get $i))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br_if $again (i32.lt_u (local.get $i) (i32.const 4096))))))
+"""
+
+
+def prepare(engine: wasmtime.Engine) -> bytes:
+    """In the zygote: the warm-up module, compiled once and serialized."""
+    return bytes(wasmtime.Module(engine, _WAT).serialize())
+
+
+def warm_up(engine: wasmtime.Engine, artifact: bytes) -> None:
+    """In a spare child, before its run: exercise the run's code paths without any thread."""
+    gc.disable()  # a short-lived child: collection would only touch (and copy) every page
+    module = wasmtime.Module.deserialize(engine, artifact)
+    frame = encode(Job(module=artifact[:16], module_name="warm.wasm", limits=Limits()))
+    job = decode(frame[4:])  # past the length header
+    assert isinstance(job, Job)
+    wasi = wasmtime.WasiConfig()
+    wasi.argv = [job.module_name]
+    wasi.env = []
+    store = wasmtime.Store(engine)
+    store.set_wasi(wasi)
+    store.set_fuel(job.limits.fuel)
+    store.set_epoch_deadline(1000)
+    store.set_limits(memory_size=1 << 20, table_elements=1000, instances=4, tables=4, memories=2)
+    linker = wasmtime.Linker(engine)
+    linker.define_wasi()
+    define_host_calls(linker)
+    instance = linker.instantiate(store, module)
+    start = instance.exports(store)["_start"]
+    assert isinstance(start, wasmtime.Func)
+    start(store)
+    memory = instance.exports(store)["memory"]
+    assert isinstance(memory, wasmtime.Memory)
+    encode(Done(status=Status.OK, exit_code=0, stdout=bytes(memory.read(store, 0, 64))))
