@@ -114,6 +114,11 @@ class Settings(BaseModel):
     max_approvers: Annotated[int, Field(ge=1, le=256)] = 32
     # A prompt is read on a phone; longer summaries are cut (with a visible mark), not refused.
     max_summary_chars: Annotated[int, Field(ge=40, le=4_000)] = 500
+    # A plain "yes" binds to the one confirmation waiting for its sender only if no other one
+    # closed this recently: the time to read a prompt and type an answer. Otherwise a "yes"
+    # meant for one that just expired (or that another approver just decided) would slide
+    # onto the next one.
+    plain_answer_window_s: Annotated[int, Field(ge=0, le=3_600)] = 120
     # How often wait() re-reads the store, to see answers taken by another process.
     poll_interval_s: Annotated[float, Field(gt=0, le=60)] = 1.0
 

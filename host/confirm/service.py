@@ -198,15 +198,20 @@ class ConfirmationService:
         elif reply.target.ref is not None:
             found = tx.get_by_ref(reply.target.ref)
         else:
+            # A plain answer binds only when exactly one confirmation can be the one meant:
+            # those waiting for this approver, and those that closed for them just now.
+            window = timedelta(seconds=self.settings.plain_answer_window_s)
             live = self._pending_for(tx, jid, now)
-            if not live:
+            recent = [tx.get(cid) for cid in tx.closed_ids_for(jid, now - window)]
+            meant = [*live, *(c for c in recent if c is not None)]
+            if not meant:
                 return AnswerResult(
                     outcome=Outcome.NOTHING_PENDING, reply_text=wording.NOTHING_PENDING
                 )
-            if len(live) > 1:
-                result = refuse(Outcome.AMBIGUOUS, wording.ambiguous(live))
-                return result.model_copy(update={"candidates": tuple(c.ref for c in live)})
-            found = live[0]
+            if len(meant) > 1:
+                result = refuse(Outcome.AMBIGUOUS, wording.ambiguous(meant))
+                return result.model_copy(update={"candidates": tuple(c.ref for c in meant)})
+            found = meant[0]
         if found is None:
             return refuse(Outcome.UNKNOWN, wording.not_found(asked_for))
         if jid not in found.approvers:

@@ -163,6 +163,20 @@ class StoreTx:
         ).fetchall()
         return [r[0] for r in rows]
 
+    def closed_ids_for(self, jid: str, since: datetime) -> list[str]:
+        """Ids of confirmations ``jid`` could have answered and did not, closed at ``since`` or
+        later (expired ones at their expiry, the others when they were decided)."""
+        rows = self._conn.execute(
+            "SELECT c.id FROM confirmations c JOIN approvers a ON a.confirmation_id = c.id "
+            "WHERE a.jid = ? AND c.state != 'pending' "
+            "AND (CASE WHEN c.state = 'expired' THEN c.expires_at ELSE c.decided_at END) >= ? "
+            "AND NOT EXISTS ("
+            "  SELECT 1 FROM answers x WHERE x.confirmation_id = c.id AND x.approver = ?) "
+            "ORDER BY c.created_at, c.rowid",
+            (jid, _ts(since), jid),
+        ).fetchall()
+        return [r[0] for r in rows]
+
     def add_answer(self, confirmation_id: str, answer: AnswerRecord) -> None:
         """Record one approver's answer. A second answer by the same JID is an IntegrityError."""
         self._conn.execute(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import unicodedata
 from datetime import datetime
 
-from host.confirm.models import Confirmation, Decision
+from host.confirm.models import Confirmation, Decision, State
 from host.errors import ConfirmError
 
 ELLIPSIS = "…"
@@ -67,7 +67,15 @@ def prompt_text(
 
 def listing(confirmations: list[Confirmation]) -> str:
     """One line per confirmation, for ``/pending`` and for "which one?" replies."""
-    return "\n".join(f"{c.ref}: {c.summary} (expires {clock(c.expires_at)})" for c in confirmations)
+    return "\n".join(f"{c.ref}: {c.summary} ({_status(c)})" for c in confirmations)
+
+
+def _status(c: Confirmation) -> str:
+    if c.state is State.PENDING:
+        return f"expires {clock(c.expires_at)}"
+    if c.state is State.EXPIRED:
+        return f"expired at {clock(c.expires_at)}"
+    return f"already {c.state.value}"
 
 
 def accepted(c: Confirmation) -> str:
@@ -112,6 +120,6 @@ REFUSED_CHANNEL = (
 
 def ambiguous(candidates: list[Confirmation]) -> str:
     return (
-        "Several confirmations are waiting for you; answer one with /approve REF or /deny REF:\n"
-        + listing(candidates)
+        "Your answer could be meant for more than one confirmation; "
+        "answer one with /approve REF or /deny REF:\n" + listing(candidates)
     )

@@ -344,3 +344,15 @@ def test_unfinished_lists_what_was_in_flight_after_a_restart(db: Path, clock: Ma
 def test_store_in_a_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfirmError, match="cannot open the confirmation store"):
         ConfirmationStore(tmp_path / "missing" / "confirm.sqlite")
+
+
+def test_late_plain_yes_is_told_it_expired_then_becomes_chat(
+    service: ConfirmationService, clock: ManualClock
+) -> None:
+    c = ask(service).confirmation
+    clock.advance(300 + 119)  # expired 119 s ago: within the 120 s plain-answer window
+    late = service.answer(ALICE, YES)
+    assert late.outcome is Outcome.EXPIRED
+    assert late.reply_text == f"{c.ref} expired at 19:00 UTC; nothing was done."
+    clock.advance(2)
+    assert service.answer(ALICE, YES).outcome is Outcome.NOTHING_PENDING

@@ -53,11 +53,39 @@ def test_confirm_two_pending_and_a_plain_yes_asks_which(tmp_path: Path) -> None:
     assert result.outcome is Outcome.AMBIGUOUS
     assert result.candidates == (a.ref, b.ref)
     assert result.reply_text == (
-        "Several confirmations are waiting for you; answer one with /approve REF or /deny REF:\n"
-        f"{a.ref}: Delete a.txt (expires 19:00 UTC)\n{b.ref}: Delete b.txt (expires 19:00 UTC)"
+        "Your answer could be meant for more than one confirmation; answer one with /approve REF "
+        f"or /deny REF:\n{a.ref}: Delete a.txt (expires 19:00 UTC)\n"
+        f"{b.ref}: Delete b.txt (expires 19:00 UTC)"
     )
     assert svc.get(a.id).state is State.PENDING  # type: ignore[union-attr]
     assert svc.get(b.id).state is State.PENDING  # type: ignore[union-attr]
+
+
+def test_confirm_plain_yes_does_not_slide_to_the_next_confirmation(tmp_path: Path) -> None:
+    clock = ManualClock()
+    svc = open_service(tmp_path / "c.sqlite", clock)
+    meant = ask(svc, summary="Delete a.txt", expires_in_s=60).confirmation
+    clock.advance(30)
+    other = ask(svc, summary="Delete everything", request_id="req-2").confirmation
+    clock.advance(31)  # Alice types "yes" for a.txt just after it expired
+    plain = Reply(decision=Decision.YES, channel=Channel.DIRECT_CHAT)
+    result = svc.answer(ALICE, plain)
+    assert result.outcome is Outcome.AMBIGUOUS
+    assert result.candidates == (other.ref, meant.ref)
+    assert f"{meant.ref}: Delete a.txt (expired at 18:56 UTC)" in result.reply_text
+    assert svc.get(other.id).state is State.PENDING  # type: ignore[union-attr]
+
+
+def test_confirm_plain_yes_does_not_slide_after_another_approver_decided(tmp_path: Path) -> None:
+    svc = open_service(tmp_path / "c.sqlite", ManualClock())
+    shared = ask(svc, approvers=[ALICE, BOB]).confirmation
+    other = ask(svc, summary="Delete everything", request_id="req-2").confirmation
+    bob = Reply(decision=Decision.YES, channel=Channel.COMMAND, target=Target(ref=shared.ref))
+    assert svc.answer(BOB, bob).outcome is Outcome.APPROVED
+    result = svc.answer(ALICE, Reply(decision=Decision.YES, channel=Channel.DIRECT_CHAT))
+    assert result.outcome is Outcome.AMBIGUOUS
+    assert result.candidates == (other.ref, shared.ref)
+    assert svc.get(other.id).state is State.PENDING  # type: ignore[union-attr]
 
 
 def test_confirm_one_no_outweighs_any_yes(tmp_path: Path) -> None:
