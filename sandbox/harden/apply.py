@@ -189,8 +189,9 @@ def harden_run(
 
     Re-arms the parent-death signal (fork clears it; with ``expected_parent``, a child whose
     parent already died kills itself), tightens the rlimits to this run's plan (they can only go
-    down now), applies :func:`restrict_filesystem`, then loads the no-fork seccomp filter: the run
-    child may start threads but never another process.
+    down now), applies :func:`restrict_filesystem`, then loads the run seccomp filter: the run
+    child may start threads but never another process, and cannot disarm its parent-death
+    signal.
     """
     privileges.set_parent_death_signal(expected_parent)
     can_filter = seccomp.available()  # read from /proc before the filesystem closes
@@ -203,7 +204,7 @@ def harden_run(
     elif not privileges.no_new_privs():
         _degrade(plan, result, "seccomp", "a filter needs no_new_privs", _NEEDS_NNP)
     else:
-        result.seccomp_denied += seccomp.install_no_fork_filter()
+        result.seccomp_denied += seccomp.install_run_filter()
         result.seccomp = True
     return result
 

@@ -9,10 +9,11 @@ glibc or wasmtime release, and Landlock already confines what the allowed calls 
   (its flags live in memory a filter cannot read; glibc then falls back to ``clone``), and
   ``clone`` with a namespace flag is refused. Fork stays possible, because the warm zygote that
   runs under this filter forks one child per run.
-* the **no-fork filter** (:func:`install_no_fork_filter`), loaded in each run child: ``fork``,
+* the **run filter** (:func:`install_run_filter`), loaded in each run child: ``fork``,
   ``vfork`` and ``clone`` without CLONE_THREAD are refused, so threads still start but no new
-  process can. RLIMIT_NPROC cannot do this job: it is not enforced for uid 0 at all and counts
-  every task of the uid machine-wide otherwise.
+  process can (RLIMIT_NPROC cannot do this job: it is not enforced for uid 0 at all and counts
+  every task of the uid machine-wide otherwise); and the child can no longer disarm its
+  parent-death signal or make itself dumpable again.
 
 Filters stack (the kernel runs all and the strictest answer wins), need no_new_privs, and are
 synchronised to every thread (TSYNC). Calls from a foreign ABI (int 0x80, x32) kill the process.
@@ -90,7 +91,17 @@ OTHER_PROCESS_CALLS: tuple[tuple[str, int], ...] = (
 # would reach the supervisor too): PRIO_PROCESS is 0, IOPRIO_WHO_PROCESS is 1.
 ONLY_WHICH_PROCESS: tuple[tuple[str, int], ...] = (("setpriority", 0), ("ioprio_set", 1))
 
-NO_FORK_DENIED: tuple[str, ...] = ("fork", "vfork")
+# ioctl requests that act on a terminal beyond its own output: TIOCSTI pushes bytes into the
+# terminal's input queue (a child that inherited the user's terminal as stdio could type
+# commands into their shell; allowed for the controlling terminal when dev.tty.legacy_tiocsti is
+# 1), TIOCLINUX drives the Linux console. The request is compared on its low 32 bits, as the
+# kernel reads it, so high garbage bits cannot slip past.
+TTY_IOCTLS_DENIED: tuple[tuple[str, int], ...] = (("TIOCSTI", 0x5412), ("TIOCLINUX", 0x541C))
+
+RUN_DENIED: tuple[str, ...] = ("fork", "vfork")
+# prctl options the run child may no longer use: both were set by harden_run just before.
+PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 
 CLONE_THREAD = 0x00010000
 # Every clone flag that creates a namespace (CLONE_NEWTIME shares its bit with the exit signal
@@ -151,15 +162,24 @@ def install_base_filter() -> list[str]:
         denied.append(f"{name} on another process")
     for name, which_process in ONLY_WHICH_PROCESS:
         flt.add_rule(sc.ERRNO(errno.EPERM), name, sc.Arg(0, sc.NE, which_process))
+    for name, request in TTY_IOCTLS_DENIED:
+        flt.add_rule(sc.ERRNO(errno.EPERM), "ioctl", sc.Arg(1, sc.MASKED_EQ, 0xFFFFFFFF, request))
+        denied.append(f"ioctl {name}")
     flt.load()
     return denied
 
 
-def install_no_fork_filter() -> list[str]:
-    """Load the no-fork filter on top of the base one; returns what it adds to the report."""
+def install_run_filter() -> list[str]:
+    """Load the run filter on top of the base one; returns what it adds to the report."""
     flt = _new_filter()
-    denied = _deny(flt, NO_FORK_DENIED, errno.EPERM)
+    denied = _deny(flt, RUN_DENIED, errno.EPERM)
     flt.add_rule(sc.ERRNO(errno.EPERM), "clone", sc.Arg(0, sc.MASKED_EQ, CLONE_THREAD, 0))
     denied.append("clone without CLONE_THREAD")
+    for option, name in (
+        (PR_SET_PDEATHSIG, "PR_SET_PDEATHSIG"),
+        (PR_SET_DUMPABLE, "PR_SET_DUMPABLE"),
+    ):
+        flt.add_rule(sc.ERRNO(errno.EPERM), "prctl", sc.Arg(0, sc.EQ, option))
+        denied.append(f"prctl {name}")
     flt.load()
     return denied

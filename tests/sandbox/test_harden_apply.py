@@ -50,7 +50,9 @@ result = harden_process(HardeningPlan(rw_paths=(Path({str(tmp_path)!r}),))).mode
     assert result["notes"] == []
     expected = [*seccomp.BASE_DENIED, "clone3 (ENOSYS)", "clone with a namespace flag"]
     expected += [f"{name} on another process" for name, _ in seccomp.OTHER_PROCESS_CALLS]
-    expected += [*seccomp.NO_FORK_DENIED, "clone without CLONE_THREAD"]
+    expected += [f"ioctl {name}" for name, _ in seccomp.TTY_IOCTLS_DENIED]
+    expected += [*seccomp.RUN_DENIED, "clone without CLONE_THREAD"]
+    expected += ["prctl PR_SET_PDEATHSIG", "prctl PR_SET_DUMPABLE"]
     assert result["seccomp_denied"] == expected
 
 

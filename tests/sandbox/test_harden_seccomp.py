@@ -44,7 +44,7 @@ import ctypes, threading
 from sandbox.harden import privileges, seccomp
 privileges.set_no_new_privs()
 seccomp.install_base_filter()
-seccomp.install_no_fork_filter()
+seccomp.install_run_filter()
 libc = ctypes.CDLL(None, use_errno=True)
 rc = libc.syscall(435, 0, 0)
 seen = []

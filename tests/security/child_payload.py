@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import fcntl
 import json
 import mmap
 import os
@@ -218,6 +219,28 @@ def sleep_forever(p: dict[str, Any]) -> Any:
         signal.pause()
 
 
+def clear_death_signal(p: dict[str, Any]) -> Any:
+    """Disarm the parent-death signal, to outlive the supervisor."""
+    _step("prctl", lambda: prctl(privileges.PR_SET_PDEATHSIG, 0))
+    return privileges.parent_death_signal()
+
+
+def make_dumpable(p: dict[str, Any]) -> Any:
+    _step("prctl", lambda: prctl(privileges.PR_SET_DUMPABLE, 1))
+    return "dumpable"
+
+
+def tiocsti(p: dict[str, Any]) -> Any:
+    """Type a command into the controlling terminal's input (set up by :func:`_own_terminal`)."""
+    tty, master = p["tty"], p["master"]
+    request = 0x5412 | p.get("high_bits", 0)  # TIOCSTI, possibly with junk above 32 bits
+    libc = ctypes.CDLL(None, use_errno=True)
+    char = ctypes.c_char(b"!")
+    if libc.ioctl(tty, ctypes.c_ulong(request), ctypes.byref(char)) != 0:
+        raise Refused("ioctl", ctypes.get_errno())
+    return os.read(master, 16).decode()
+
+
 def symlink_make(p: dict[str, Any]) -> Any:
     _step("symlink", lambda: os.symlink(p["target"], p["path"]))
     return "linked"
@@ -249,6 +272,9 @@ ATTACKS: dict[str, Callable[[dict[str, Any]], Any]] = {
         symlink_make,
         foreign_abi,
         sleep_forever,
+        clear_death_signal,
+        make_dumpable,
+        tiocsti,
     )
 }
 
@@ -300,9 +326,22 @@ def _warm(plan: HardeningPlan) -> Enforcement:
     os._exit(os.waitstatus_to_exitcode(status))
 
 
+def _own_terminal(plan: HardeningPlan, params: dict[str, Any]) -> HardeningPlan:
+    """Become a session leader with a fresh pty as controlling terminal (as a child started
+    from the user's shell shares theirs); the two ends are kept through the descriptor purge."""
+    os.setsid()
+    master, tty = os.openpty()
+    tiocsctty = 0x540E
+    fcntl.ioctl(tty, tiocsctty, 0)
+    params.update(tty=tty, master=master)
+    return plan.model_copy(update={"keep_fds": (*plan.keep_fds, tty, master)})
+
+
 def child_main(job: dict[str, Any]) -> dict[str, Any]:
     plan = HardeningPlan.model_validate(job["plan"])
     attack = ATTACKS[job["attack"]]
+    if job["attack"] == "tiocsti":
+        plan = _own_terminal(plan, job["params"])
     enforcement = _harden(job["layers"], plan)
     try:
         detail = attack(job.get("params", {}))

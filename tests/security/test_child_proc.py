@@ -102,7 +102,7 @@ def test_child_cannot_exec_shell(tmp_path: Path, hardening: str) -> None:
 
 def test_child_cannot_fork_past_process_limit(tmp_path: Path, hardening: str) -> None:
     # The limit for a run child is zero new processes: the very first fork is refused by the
-    # no-fork seccomp filter (RLIMIT_NPROC would not hold uid 0 back at all).
+    # run seccomp filter (RLIMIT_NPROC would not hold uid 0 back at all).
     verdict = run_attack("fork_many", make_grants(tmp_path).plan(), {"count": 50}, layers=hardening)
     assert (verdict["ok"], verdict["errno"], verdict["stage"]) == (False, "EPERM", "fork")
 
@@ -155,6 +155,29 @@ def test_child_cannot_make_device_node(tmp_path: Path, hardening: str) -> None:
 def test_child_raw_socket_refused_by_dropped_capabilities_alone(tmp_path: Path) -> None:
     verdict = run_attack("raw_socket", make_grants(tmp_path).plan(), layers="caps")
     assert (verdict["ok"], verdict["errno"], verdict["stage"]) == (False, "EPERM", "socket")
+
+
+def test_child_cannot_disarm_its_parent_death_signal(tmp_path: Path, hardening: str) -> None:
+    verdict = run_attack("clear_death_signal", make_grants(tmp_path).plan(), layers=hardening)
+    assert (verdict["ok"], verdict["errno"], verdict["stage"]) == (False, "EPERM", "prctl")
+
+
+def test_child_cannot_make_itself_dumpable(tmp_path: Path, hardening: str) -> None:
+    verdict = run_attack("make_dumpable", make_grants(tmp_path).plan(), layers=hardening)
+    assert (verdict["ok"], verdict["errno"], verdict["stage"]) == (False, "EPERM", "prctl")
+
+
+@pytest.mark.parametrize("high_bits", [0, 1 << 32])
+def test_child_cannot_type_into_its_terminal(
+    tmp_path: Path, hardening: str, high_bits: int
+) -> None:
+    # With the user's terminal as controlling tty, TIOCSTI would queue input for their shell
+    # (dev.tty.legacy_tiocsti=1 allows it without any capability). Junk above the low 32 bits
+    # is ignored by the kernel, so it must not get past the filter either.
+    plan = make_grants(tmp_path).plan()
+    params = {"high_bits": high_bits}
+    verdict = run_attack("tiocsti", plan, params, layers=hardening)
+    assert (verdict["ok"], verdict["errno"], verdict["stage"]) == (False, "EPERM", "ioctl")
 
 
 def test_child_is_killed_when_its_parent_dies(tmp_path: Path, hardening: str) -> None:
