@@ -12,8 +12,9 @@ must refuse to act. The partial batch is cut back off the file so the chain on d
 
 Rotation: when the file reaches ``max_bytes`` it is renamed ``NAME.000001`` (then ``.000002``...)
 and a new file continues the same chain (same ``seq`` counter, ``prev`` = last hash).
-Checkpoint: after every fsync the head (last seq and hash) is written to ``NAME.head``, which
-lets ``airlock audit verify`` detect records cut from the end.
+Checkpoint: after every fsync the head (last seq and hash) is written in place to ``NAME.head``
+(synced at close and rotation), which lets ``airlock audit verify`` detect records cut from the
+end.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ __all__ = ["DEFAULT_MAX_BYTES", "AuditLog", "checkpoint_path", "rotated_files"]
 
 # 64 MiB per file: ~200k records; small enough to copy, verify and archive one at a time.
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+CHECKPOINT_BYTES = 128  # {"hash":<64 hex>,"seq":<up to 20 digits>} padded with spaces
 _ROTATED = re.compile(r"^\.(\d{6})$")
 
 
@@ -131,8 +133,9 @@ class AuditLog:
         except OSError as exc:
             raise AuditError(f"cannot open audit log {path}: {exc.strerror}") from None
         self._size = os.fstat(self._fd).st_size
+        self._last_written = (self._seq - 1, self._head)
         if self._seq > 0:
-            self._write_checkpoint(self._seq - 1, self._head)
+            self._write_checkpoint(*self._last_written, durable=True)
 
     def _recover(self) -> tuple[int, str]:
         """(next seq, last hash) from the newest record on disk, across rotated files."""
@@ -153,7 +156,7 @@ class AuditLog:
             text = checkpoint_path(self.path).read_text(encoding="ascii").strip()
         except (OSError, UnicodeDecodeError):
             return  # no checkpoint yet: nothing to compare with
-        match = re.fullmatch(r'\{"hash":"([0-9a-f]{64})","seq":(\d+)\}', text)
+        match = re.fullmatch(r'\{"hash":"([0-9a-f]{64})","seq":(\d+)\} *', text)
         if match and int(match.group(2)) > last.seq:
             raise AuditError(
                 f"{self.path}: the log ends at seq {last.seq} but its checkpoint records seq "
@@ -237,20 +240,29 @@ class AuditLog:
                 os.ftruncate(self._fd, start)
             raise
         self._size = start + len(data)
-        self._write_checkpoint(batch[-1][0], batch[-1][1])
+        self._last_written = (batch[-1][0], batch[-1][1])
+        self._write_checkpoint(*self._last_written)
         if self._size >= self._max_bytes:
             self._rotate()
 
-    def _write_checkpoint(self, seq: int, digest: str) -> None:
-        text = canonical_json({"seq": seq, "hash": digest}) + b"\n"
+    def _write_checkpoint(self, seq: int, digest: str, *, durable: bool = False) -> None:
+        """Overwrite the head in place: fixed size (padded), so the file never changes length.
+
+        Not fsynced per batch (``durable`` only at close and rotation): the log itself is synced
+        first, so after a crash the checkpoint can only lag behind the log, never lead it, and
+        reopening the log rewrites it from the last valid record. It guards against records cut
+        from the end at rest, which needs no extra fsync per record.
+        """
+        text = canonical_json({"seq": seq, "hash": digest}).ljust(CHECKPOINT_BYTES - 1) + b"\n"
         os.pwrite(self._ckpt, text, 0)
-        os.ftruncate(self._ckpt, len(text))
-        os.fsync(self._ckpt)
+        if durable:
+            os.fsync(self._ckpt)
 
     def _rotate(self) -> None:
         existing = rotated_files(self.path)
         number = int(existing[-1].name.rsplit(".", 1)[1]) + 1 if existing else 1
         target = self.path.with_name(f"{self.path.name}.{number:06d}")
+        self._write_checkpoint(*self._last_written, durable=True)
         os.close(self._fd)
         self._fd = -1
         os.rename(self.path, target)
@@ -275,6 +287,9 @@ class AuditLog:
                 self._cond.wait()
             if self._failure is None:
                 self._failure = f"audit log {self.path} is closed"
+                if self._last_written[0] >= 0 and self._ckpt >= 0:
+                    with contextlib.suppress(OSError):
+                        self._write_checkpoint(*self._last_written, durable=True)
             for fd in (self._fd, self._ckpt):
                 if fd >= 0:
                     os.close(fd)

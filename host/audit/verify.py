@@ -28,7 +28,7 @@ from host.audit.record import GENESIS, MAX_RECORD_BYTES, AuditRecord
 
 __all__ = ["Anchor", "Problem", "VerifyReport", "iter_records", "read_anchor", "verify_series"]
 
-_CHECKPOINT = re.compile(r'\{"hash":"([0-9a-f]{64})","seq":(\d+)\}\n?')
+_CHECKPOINT = re.compile(r'\{"hash":"([0-9a-f]{64})","seq":(\d+)\} *\n?')
 
 
 @dataclass(frozen=True)

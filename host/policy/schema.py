@@ -144,6 +144,18 @@ class GrantDoc(_Strict):
 
     _inline = field_validator("secrets", mode="before")(_reject_inline_secrets)
 
+    @field_validator("http")
+    @classmethod
+    def _one_entry_per_host(cls, v: tuple[HttpDoc, ...]) -> tuple[HttpDoc, ...]:
+        hosts = [h.host for h in v]
+        twice = sorted({h for h in hosts if hosts.count(h) > 1})
+        if twice:
+            # Two entries would leave it ambiguous which sizes and flags apply to which method.
+            raise ValueError(
+                f"host {twice[0]!r} is listed twice; give all its methods in one entry"
+            )
+        return v
+
     @field_validator("env")
     @classmethod
     def _no_secret_env(cls, v: dict[str, str]) -> dict[str, str]:

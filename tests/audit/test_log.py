@@ -24,7 +24,7 @@ def test_records_chain_and_checkpoint(tmp_path: Path) -> None:
     assert [r["hash"] for r in lines] == hashes
     body = {k: v for k, v in lines[1].items() if k != "hash"}
     assert sha256_json(body) == hashes[1]
-    assert checkpoint_path(path).read_text() == f'{{"hash":"{hashes[2]}","seq":2}}\n'
+    assert checkpoint_path(path).read_text().rstrip() == f'{{"hash":"{hashes[2]}","seq":2}}'
     assert verify(path).ok
 
 

@@ -100,14 +100,19 @@ def manifests() -> dict[str, Manifest]:
 PolicyWriter = Callable[..., Path]
 
 
-@pytest.fixture
-def write_policy(tmp_path: Path) -> PolicyWriter:
-    """write_policy(text, name="main.toml") writes into tmp_path/policies and returns the dir."""
-    directory = tmp_path / "policies"
-    directory.mkdir(exist_ok=True)
+def policy_writer(directory: Path) -> PolicyWriter:
+    """A function write(text, name="main.toml") that writes a policy file into ``directory``
+    (created on first use) and returns the directory."""
 
     def write(text: str, name: str = "main.toml") -> Path:
+        directory.mkdir(exist_ok=True)
         (directory / name).write_text(textwrap.dedent(text), encoding="utf-8")
         return directory
 
     return write
+
+
+@pytest.fixture
+def write_policy(tmp_path: Path) -> PolicyWriter:
+    """write_policy(text, name="main.toml") writes into tmp_path/policies and returns the dir."""
+    return policy_writer(tmp_path / "policies")
