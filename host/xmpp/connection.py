@@ -94,6 +94,9 @@ class AirlockClient(ClientXMPP):
             cfg.password.get_secret_value(),
             plugin_config={"feature_mechanisms": sasl},
         )
+        # One way in: plain TCP to host:port, then STARTTLS (direct TLS would be a second port
+        # and a second set of rules to get right).
+        self.enable_direct_tls = False
         self.allow_plaintext = cfg.unsafe_allow_plaintext
         self.refusal: str | None = None
         if not cfg.tls_verify:
