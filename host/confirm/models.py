@@ -112,6 +112,10 @@ class Settings(BaseModel):
     claim_grace_s: Annotated[int, Field(ge=0, le=600)] = 60
     # Each approver gets a message; a policy naming more than this is almost surely a mistake.
     max_approvers: Annotated[int, Field(ge=1, le=256)] = 32
+    # Approval fatigue: a model looping or steered by injected text can ask again and again
+    # until a tired approver says yes. A person reviews a handful at once; past that, new asks
+    # for the same requester are refused until some are answered or expire.
+    max_pending_per_requester: Annotated[int, Field(ge=1, le=100)] = 5
     # A prompt is read on a phone; longer summaries are cut (with a visible mark), not refused.
     max_summary_chars: Annotated[int, Field(ge=40, le=4_000)] = 500
     # A plain "yes" binds to the one confirmation waiting for its sender only if no other one

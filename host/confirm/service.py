@@ -32,6 +32,7 @@ from host.audit.sink import AuditSink, JsonValue
 from host.confirm import wording
 from host.confirm.asking import (
     Asked,
+    AskRequest,
     expiry_seconds,
     new_confirmation,
     new_ref,
@@ -132,10 +133,10 @@ class ConfirmationService:
         )
         expiry_s, capped = expiry_seconds(req, self.settings)
         text = wording.clean_summary(req.summary, self.settings.max_summary_chars)
+        now = self._now()
         with self._store.transaction() as tx:
-            c = new_confirmation(
-                req, ref=new_ref(tx), summary=text, now=self._now(), expiry_s=expiry_s
-            )
+            self._refuse_if_flooded(tx, req, now)
+            c = new_confirmation(req, ref=new_ref(tx), summary=text, now=now, expiry_s=expiry_s)
             tx.insert(c)
             self._record(
                 "confirm.asked",
@@ -153,6 +154,25 @@ class ConfirmationService:
                 },
             )
         return Asked(confirmation=c, prompts=prompts_for(c, req))
+
+    def _refuse_if_flooded(self, tx: StoreTx, req: AskRequest, now: datetime) -> None:
+        cap = self.settings.max_pending_per_requester
+        waiting = 0
+        for cid in tx.pending_ids_requested_by(req.requester):
+            found = tx.get(cid)
+            if found is not None and self._expire_if_due(tx, found, now).state is State.PENDING:
+                waiting += 1
+        if waiting >= cap:
+            self._audit.record(
+                "confirm.ask_refused",
+                request_id=req.request_id,
+                data={"requester": req.requester, "skill": req.skill, "pending": waiting},
+            )
+            raise ConfirmError(
+                f"{req.requester} already has {waiting} actions waiting for confirmation "
+                f"(the limit is {cap})",
+                hint="answer or let the pending ones expire first; /pending lists them",
+            )
 
     # -- answering ------------------------------------------------------------------------
 

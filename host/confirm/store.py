@@ -67,6 +67,7 @@ CREATE TABLE IF NOT EXISTS answers (
 );
 CREATE INDEX IF NOT EXISTS confirmations_state ON confirmations(state, expires_at);
 CREATE INDEX IF NOT EXISTS approvers_jid ON approvers(jid);
+CREATE INDEX IF NOT EXISTS confirmations_requester ON confirmations(requester, state);
 """
 
 _COLUMNS = (
@@ -160,6 +161,15 @@ class StoreTx:
             "  SELECT 1 FROM answers x WHERE x.confirmation_id = c.id AND x.approver = ?) "
             "ORDER BY c.created_at, c.rowid",
             (jid, jid),
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def pending_ids_requested_by(self, requester: str) -> list[str]:
+        """Ids of pending confirmations asked on behalf of ``requester``."""
+        rows = self._conn.execute(
+            "SELECT id FROM confirmations WHERE requester = ? AND state = 'pending' "
+            "ORDER BY created_at, rowid",
+            (requester,),
         ).fetchall()
         return [r[0] for r in rows]
 
@@ -274,8 +284,8 @@ class ConfirmationStore:
                 f"{SCHEMA_VERSION}",
                 hint="use the Airlock version that created it, or move the file away",
             )
-        if version == 0:
-            self._conn.executescript(_SCHEMA + f"PRAGMA user_version = {SCHEMA_VERSION};")
+        # Every statement is IF NOT EXISTS: re-running adds what a file of this version lacks.
+        self._conn.executescript(_SCHEMA + f"PRAGMA user_version = {SCHEMA_VERSION};")
 
     @contextmanager
     def transaction(self) -> Iterator[StoreTx]:

@@ -46,7 +46,7 @@ from tests.confirm.fakes import (
 )
 
 APPROVER_POOL = [ALICE, BOB, CAROL]
-SETTINGS = Settings(claim_grace_s=30)
+SETTINGS = Settings(claim_grace_s=30, max_pending_per_requester=100)
 
 
 @dataclass

@@ -16,7 +16,7 @@ from host.confirm import (
     State,
     Target,
 )
-from host.errors import AuditError
+from host.errors import AuditError, ConfirmError
 from tests.confirm.fakes import (
     ALICE,
     BOB,
@@ -120,3 +120,31 @@ def test_confirm_unwritable_audit_blocks_approval_and_claim(tmp_path: Path) -> N
     with pytest.raises(AuditError):
         svc.claim(c.id, DIGEST)
     assert svc.store.get(c.id).state is State.APPROVED  # type: ignore[union-attr]
+
+
+def test_confirm_flood_of_asks_is_refused_past_the_cap(tmp_path: Path) -> None:
+    audit = MemoryAudit()
+    svc = open_service(tmp_path / "c.sqlite", ManualClock(), audit)
+    for i in range(5):
+        ask(svc, request_id=f"req-{i}")
+    with pytest.raises(ConfirmError, match="already has 5 actions waiting for confirmation"):
+        ask(svc, request_id="req-6")
+    assert audit.last("confirm.ask_refused") == {
+        "requester": ALICE,
+        "skill": "fs.delete",
+        "pending": 5,
+    }
+    assert len(svc.pending_for(ALICE)) == 5
+    # Another requester is not blocked by Alice's queue.
+    assert ask(svc, requester=BOB, approvers=[ALICE], request_id="req-b").confirmation
+
+
+def test_confirm_answered_or_expired_asks_free_the_queue(tmp_path: Path) -> None:
+    clock = ManualClock()
+    svc = open_service(tmp_path / "c.sqlite", clock)
+    first = ask(svc, request_id="req-0", expires_in_s=60).confirmation
+    for i in range(1, 5):
+        ask(svc, request_id=f"req-{i}")
+    clock.advance(61)  # the first one expires, lazily
+    assert ask(svc, request_id="req-5").confirmation
+    assert svc.get(first.id).state is State.EXPIRED  # type: ignore[union-attr]
