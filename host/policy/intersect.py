@@ -7,7 +7,8 @@ Never wider than either side, field by field:
 - http: for each pair of a policy host and a manifest host, the narrower of the two when one
   covers the other (a manifest host ``"*"`` means "whatever the policy grants"); methods are
   the intersection; sizes and ``unsafe_allow_private`` come from the policy (the manifest does
-  not declare them).
+  not declare them). When several policy entries cover one host, only the most specific
+  applies (an exact host before a ``*.`` pattern), so entries are never mixed.
 - env and secrets: only names the manifest declares; values of env from the policy, secret
   values never appear (the broker injects them by name).
 - limits: the field-wise minimum of the manifest's and the rule's limits.
@@ -18,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from host.policy.grant import DirGrant, Grant, HttpGrant
-from host.policy.schema import GrantDoc
+from host.policy.schema import GrantDoc, HttpDoc
 from host.skills.manifest import Manifest
 
 __all__ = ["effective_grant", "narrower_host"]
@@ -65,14 +66,18 @@ def effective_grant(manifest: Manifest, doc: GrantDoc) -> Grant:
             )
         )
     http: dict[str, HttpGrant] = {}
-    for offer in doc.http:
+    source: dict[str, HttpDoc] = {}
+    # The most specific policy entry for a host applies (exact before "*.", longer suffix
+    # first); a host one entry already granted is not widened by a broader entry.
+    for offer in sorted(doc.http, key=lambda h: (h.host.startswith("*."), -len(h.host))):
         for want in caps.http:
             host = narrower_host(offer.host, want.host)
             methods = frozenset(offer.methods) & want.methods
-            if host is None or not methods:
+            if host is None or not methods or source.get(host, offer) is not offer:
                 continue
-            if host in http:  # two manifest entries led to one host: keep the union of methods
+            if host in http:  # two manifest entries led to one host: union within one offer
                 methods |= http[host].methods
+            source[host] = offer
             http[host] = HttpGrant(
                 host=host,
                 methods=methods,
