@@ -29,7 +29,7 @@ from sandbox.protocol import (
     write_frame,
 )
 from sandbox.runtime import MAX_HOST_REPLY, MAX_HOST_REQUEST
-from sandbox.spec import Enforcement, HostCallHandler
+from sandbox.spec import Enforcement, HostCallHandler, Layer
 
 # Time for a hardened child to say Ready: a cold Python start is ~0.1 s; this allows a loaded
 # machine without letting a wedged child hold a run forever.
@@ -49,13 +49,30 @@ class Channel:
 
 @dataclass
 class Outcome:
-    """What a session ended with. Exactly one of ``done``, ``failed``, ``broken`` is set."""
+    """What a session ended with: ``done`` or ``failed``, else ``broken``.
+
+    ``broken`` is set whenever the child must be killed (with ``failed`` too when the run was
+    refused before its job was sent).
+    """
 
     enforcement: Enforcement
     done: Done | None = None
     failed: Failed | None = None
     broken: str | None = None  # the protocol broke or the deadline passed: kill the child
     timed_out: bool = False
+
+
+def missing_layers(enforcement: Enforcement, require: frozenset[Layer]) -> list[str]:
+    """The layers in ``require`` that ``enforcement`` does not show, sorted."""
+    held = {
+        "landlock_fs": "fs" in enforcement.landlock_rules,
+        "landlock_net": "net" in enforcement.landlock_rules,
+        "landlock_scope": "scope" in enforcement.landlock_rules,
+        "seccomp": enforcement.seccomp,
+        "no_new_privs": enforcement.no_new_privs,
+        "caps_dropped": enforcement.capabilities_dropped,
+    }
+    return sorted(layer for layer in require if not held[layer])
 
 
 def _frame_cap(job: Job) -> int:
@@ -90,6 +107,7 @@ def drive(
     handler: HostCallHandler | None,
     cache: ModuleCache | None,
     module_sha256: str,
+    job_require: frozenset[Layer] = frozenset(),
 ) -> Outcome:
     """Run ``job`` over ``channel`` and return how it ended; never raises for child behaviour."""
     enforcement = Enforcement()
@@ -106,6 +124,13 @@ def drive(
     if not isinstance(ready, Ready):
         return Outcome(enforcement, broken=f"the child sent {ready.kind} before ready")
     enforcement = ready.enforcement
+    missing = missing_layers(enforcement, job_require)
+    if missing:
+        # Checked here as well as in the child: on the warm path some layers were applied once
+        # by the zygote, under a plan that did not know this run's requirements.
+        error = f"the run requires {', '.join(missing)}, which this child does not enforce"
+        refused = Failed(error=error, hardening=True)
+        return Outcome(enforcement, failed=refused, broken=error)
 
     deadline = time.monotonic() + job.limits.timeout_s + KILL_GRACE_S
     cap = _frame_cap(job)

@@ -124,6 +124,7 @@ class _Prepared:
             handler=self.handler,
             cache=cache,
             module_sha256=self.sha256,
+            job_require=self.spec.require,
         )
 
     def result(self, outcome: Outcome, wait_status: int | None) -> RunResult:
