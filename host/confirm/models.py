@@ -9,12 +9,22 @@ edited by hand into an impossible state (N larger than the approver set, say) fa
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 from slixmpp.jid import JID, InvalidJID
+
+from host.errors import ConfigError
 
 # A structured id is 128 random bits, hex: unguessable, and never reused.
 CONFIRMATION_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -125,6 +135,19 @@ class Settings(BaseModel):
     plain_answer_window_s: Annotated[int, Field(ge=0, le=3_600)] = 120
     # How often wait() re-reads the store, to see answers taken by another process.
     poll_interval_s: Annotated[float, Field(gt=0, le=60)] = 1.0
+
+    @classmethod
+    def from_config(cls, table: Mapping[str, object], *, where: str = "[confirm]") -> Settings:
+        """Settings from the deployer's ``[confirm]`` table; ConfigError naming the key."""
+        try:
+            return cls.model_validate(dict(table))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            key = ".".join(str(p) for p in first["loc"]) or "table"
+            raise ConfigError(
+                f"{where} {key}: {first['msg']}",
+                hint="see the defaults and their reasons in host/confirm/models.py Settings",
+            ) from None
 
     @model_validator(mode="after")
     def _default_within_cap(self) -> Settings:

@@ -19,7 +19,7 @@ from host.confirm import (
     State,
     Target,
 )
-from host.errors import AuditError, ConfirmError
+from host.errors import AuditError, ConfigError, ConfirmError
 from tests.confirm.fakes import (
     ALICE,
     BOB,
@@ -356,3 +356,13 @@ def test_late_plain_yes_is_told_it_expired_then_becomes_chat(
     assert late.reply_text == f"{c.ref} expired at 19:00 UTC; nothing was done."
     clock.advance(2)
     assert service.answer(ALICE, YES).outcome is Outcome.NOTHING_PENDING
+
+
+def test_settings_from_the_deployers_table() -> None:
+    assert Settings.from_config({"default_expiry_s": 120}).default_expiry_s == 120
+    with pytest.raises(ConfigError, match=r"\[confirm\] max_expiry_s: Input should be less"):
+        Settings.from_config({"max_expiry_s": 10**9})
+    with pytest.raises(ConfigError, match=r"\[confirm\] unlimited: Extra inputs are not"):
+        Settings.from_config({"unlimited": True})
+    with pytest.raises(ConfigError, match="default_expiry_s must not exceed max_expiry_s"):
+        Settings.from_config({"default_expiry_s": 700, "max_expiry_s": 600})
