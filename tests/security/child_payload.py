@@ -123,7 +123,8 @@ def unix_connect(p: dict[str, Any]) -> Any:
 
 def kill(p: dict[str, Any]) -> Any:
     pid = os.getppid() if p.get("target") == "parent" else p["pid"]
-    _step("kill", lambda: os.kill(pid, signal.SIGTERM))
+    sig = p.get("signal", signal.SIGTERM)
+    _step("kill", lambda: os.kill(pid, sig))
     return pid
 
 

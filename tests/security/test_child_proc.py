@@ -7,6 +7,7 @@ import platform
 import resource
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,17 @@ pytestmark = [
     pytest.mark.skipif(not probe().seccomp_filter, reason="kernel has no seccomp filter mode"),
 ]
 needs_scope = pytest.mark.skipif(not supported(6), reason="Landlock ABI < 6: no signal scope")
+BLOCK_SIGURG_AND_WAIT = (
+    "import signal, time; signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGURG}); "
+    "print('ready', flush=True); time.sleep(60)"
+)
+
+
+def _sigurg_pending(pid: int) -> bool:
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        fields = dict(line.split(":", 1) for line in status if ":" in line)
+    pending = int(fields["ShdPnd"], 16) | int(fields["SigPnd"], 16)
+    return bool(pending & (1 << (signal.SIGURG - 1)))
 
 
 @pytest.fixture(params=PATHS)
@@ -45,6 +57,32 @@ def test_child_cannot_signal_unrelated_process(tmp_path: Path, hardening: str) -
         )
         assert (verdict["ok"], verdict["errno"], verdict["stage"]) == (False, "EPERM", "kill")
         assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+@needs_scope
+@pytest.mark.parametrize("target", [-1, 0])
+def test_child_cannot_signal_every_process_or_its_group(
+    tmp_path: Path, hardening: str, target: int
+) -> None:
+    # kill(-1) reaches every process the caller may signal (as uid 0: all of root's), kill(0)
+    # the caller's process group (the test runner's too). The probe is SIGURG, ignored by
+    # default, so a regression cannot take the machine down; the bystander blocks it, so a
+    # delivered SIGURG stays visible as pending in /proc/<pid>/status.
+    bystander = subprocess.Popen(
+        [sys.executable, "-c", BLOCK_SIGURG_AND_WAIT], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert bystander.stdout is not None
+        assert bystander.stdout.readline() == "ready\n"
+        params = {"pid": target, "signal": int(signal.SIGURG)}
+        run_attack("kill", make_grants(tmp_path).plan(), params, layers=hardening)
+        # kill(-1) reports success even when every target refused, so judge by the victim.
+        assert not _sigurg_pending(bystander.pid)
+        os.kill(bystander.pid, signal.SIGURG)  # the probe itself works
+        assert _sigurg_pending(bystander.pid)
     finally:
         bystander.kill()
         bystander.wait()
