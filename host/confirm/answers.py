@@ -117,7 +117,9 @@ def parse_text(text: str, *, channel: Channel = Channel.DIRECT_CHAT) -> Reply | 
 
 def _decision(value: str | None, where: str) -> Decision:
     if value not in ("yes", "no"):
-        raise MalformedReply(f"{where}: answer must be 'yes' or 'no'", hint="got " + repr(value))
+        # The bad value is untrusted and may be huge: it is echoed only in part.
+        got = "nothing" if value is None else repr(value[:40])
+        raise MalformedReply(f"{where}: answer must be 'yes' or 'no'", hint=f"got {got}")
     return Decision(value)
 
 

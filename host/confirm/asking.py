@@ -78,7 +78,7 @@ def parse_ask(values: dict[str, object], settings: Settings) -> AskRequest:
     if len(req.approvers) > settings.max_approvers:
         raise ConfirmError(
             f"{len(req.approvers)} approvers is more than the limit of {settings.max_approvers}",
-            hint="name fewer approvers in the policy, or raise confirm.max_approvers",
+            hint="name fewer approvers in the policy, or raise max_approvers in [confirm]",
         )
     if req.required > len(req.approvers):
         raise ConfirmError(

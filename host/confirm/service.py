@@ -171,7 +171,7 @@ class ConfirmationService:
             raise ConfirmError(
                 f"{req.requester} already has {waiting} actions waiting for confirmation "
                 f"(the limit is {cap})",
-                hint="answer or let the pending ones expire first; /pending lists them",
+                hint="answer the waiting confirmations, or let them expire, then ask again",
             )
 
     # -- answering ------------------------------------------------------------------------

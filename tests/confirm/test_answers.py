@@ -152,6 +152,17 @@ def test_malformed_forms(fields: list[tuple[str, list[str]]], message: str) -> N
         parse_form(form(*fields))
 
 
+def test_bad_answer_is_echoed_only_in_part() -> None:
+    element = ET.Element(q_response(), {"id": CID, "answer": "x" * 10_000})
+    with pytest.raises(MalformedReply) as caught:
+        parse_confirm_response(element)
+    assert caught.value.hint == "got " + repr("x" * 40)
+
+
+def q_response() -> str:
+    return f"{{{NS}}}confirm-response"
+
+
 def test_form_must_be_a_submission() -> None:
     with pytest.raises(MalformedReply, match="type must be 'submit', got 'result'"):
         parse_form(form(OURS, ("id", [CID]), ("answer", ["yes"]), kind="result"))
