@@ -115,8 +115,12 @@ def _pydantic_findings(
 def _requesters(entries: tuple[str, ...], groups: dict[str, tuple[str, ...]]) -> RequesterSet:
     anyone, jids, domains, rooms = False, set(), set(), set()
     pending = list(entries)
+    seen: set[str] = set()
     while pending:
         entry = pending.pop()
+        if entry in seen:
+            continue  # groups are flat (the schema refuses nesting); this is a second guard
+        seen.add(entry)
         try:
             if entry == "*":
                 anyone = True
@@ -242,6 +246,9 @@ def _load_file(
         found = _TOML_LINE.search(str(exc))
         line = int(found.group(1)) if found else 1
         return [], [*findings, Finding(path, line, f"not valid TOML: {exc}")]
+    except (RecursionError, ValueError) as exc:  # arrays nested thousands deep, huge integers
+        reason = "nests too deeply" if isinstance(exc, RecursionError) else str(exc)
+        return [], [*findings, Finding(path, 1, f"cannot be read as a policy: {reason}")]
     rule_docs = raw.pop("rule", [])
     try:
         top = PolicyDoc.model_validate(raw)

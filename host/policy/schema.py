@@ -8,6 +8,7 @@ The format is documented for deployers in docs/policy.md; keep the two in step.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
@@ -68,6 +69,8 @@ SECRET_LIKE_NAME = re.compile(r"(SECRET|TOKEN|PASSW|API_?KEY|PRIVATE|CREDENTIAL)
 
 def check_host_path(text: str) -> str:
     """ValueError unless ``text`` is an absolute, normalised path below a sane root."""
+    if any(ord(c) < 0x20 or c == "\x7f" for c in text):
+        raise ValueError(f"host path {text!r} contains a control character (NUL, newline...)")
     path = PurePosixPath(text)
     if not path.is_absolute():
         raise ValueError(f"host path {text!r} must be absolute")
@@ -193,6 +196,10 @@ class ArgConstraint(_Strict):
         for pattern in self.glob or ():
             if pattern.startswith("/") or ".." in pattern.split("/"):
                 raise ValueError(f"glob {pattern!r} must be relative and must not contain '..'")
+        for bound in (self.min, self.max):
+            # NaN compares false with everything: a NaN bound would let every value through.
+            if isinstance(bound, float) and not math.isfinite(bound):
+                raise ValueError("`min` and `max` must be finite numbers")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError("`min` is greater than `max`: no value can match")
         return self
@@ -269,3 +276,15 @@ class PolicyDoc(_Strict):
         tuple[Annotated[str, Field(pattern=REQUESTER_ENTRY, max_length=3071)], ...],
     ] = {}
     rule: tuple[RuleDoc, ...] = ()
+
+    @field_validator("groups")
+    @classmethod
+    def _flat_groups(cls, v: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        for name, members in v.items():
+            nested = next((m for m in members if m.startswith("group:")), None)
+            if nested:
+                raise ValueError(
+                    f"group `{name}` contains {nested!r}: groups cannot contain groups; "
+                    "list the members"
+                )
+        return v

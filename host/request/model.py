@@ -166,7 +166,7 @@ def parse_request(
         raise RequestError(f"the request nests deeper than {limits.max_depth} levels")
     try:
         doc = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # ValueError: also integers of 4,300+ digits
         raise RequestError(f"the request is not valid JSON: {exc}") from None
     if not isinstance(doc, dict):
         raise RequestError(f"the request must be a JSON object; got {describe_value(doc)}")

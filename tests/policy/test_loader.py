@@ -156,3 +156,23 @@ def test_subdirectories_and_other_files_are_ignored(write_policy: PolicyWriter) 
     (directory / "tests" / "cases.toml").write_text("not = [policy", encoding="utf-8")
     (directory / "README.md").write_text("notes", encoding="utf-8")
     assert load_policy_dir(directory).files == ("main.toml",)
+
+
+def test_groups_cannot_nest(write_policy: PolicyWriter) -> None:
+    directory = write_policy('[groups]\na = ["group:b"]\nb = ["group:a"]\n' + ALLOW_ECHO)
+    assert messages(directory) == [
+        "main.toml:1: `groups`: group `a` contains 'group:b': groups cannot contain groups; "
+        "list the members"
+    ]
+
+
+def test_nan_bound_is_refused(write_policy: PolicyWriter) -> None:
+    directory = write_policy(ALLOW_ECHO + "[rule.args.text]\nmax = nan\n")
+    assert messages(directory) == [
+        "main.toml:7: rule `echo`: `args.text`: `min` and `max` must be finite numbers"
+    ]
+
+
+def test_unreadable_toml_values_are_findings(write_policy: PolicyWriter) -> None:
+    directory = write_policy("x = " + "[" * 3000 + "]" * 3000 + "\n")
+    assert messages(directory) == ["main.toml:1: cannot be read as a policy: nests too deeply"]

@@ -83,6 +83,11 @@ def test_request_deep_nesting_is_refused_without_recursion() -> None:
         parse_request(deep[:MAX_REQUEST_BYTES], MANIFESTS)
 
 
+def test_request_huge_integer_is_a_request_error() -> None:
+    with pytest.raises(RequestError, match="the request is not valid JSON: Exceeds the limit"):
+        parse_request('{"skill": "echo", "arguments": {"text": ' + "9" * 5000 + "}}", MANIFESTS)
+
+
 def test_request_oversized_values_inside_the_cap_are_named() -> None:
     with pytest.raises(RequestError) as info:
         parse_request(doc(skill="echo", arguments={"text": "x" * 20_000}), MANIFESTS)
