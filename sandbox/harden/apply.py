@@ -40,14 +40,33 @@ def _degrade(
     reason: str,
     hint: str | None = None,
 ) -> None:
-    """Refuse when ``layer`` is required, otherwise record why it is missing."""
+    """Refuse when ``layer`` is required, otherwise record why it is missing (once)."""
     if layer in plan.require:
         raise HardeningError(
             f"the run requires the {layer} layer, which cannot be enforced: {reason}",
             hint=hint
             or f"it needs {_SINCE[layer]}; upgrade the kernel or drop {layer} from require",
         )
-    enforcement.notes.append(f"{layer}: {reason}")
+    note = f"{layer}: {reason}"
+    if note not in enforcement.notes:
+        enforcement.notes.append(note)
+
+
+def _check_kernel(plan: HardeningPlan) -> None:
+    """Refuse a plan that requires a layer this kernel lacks before anything is changed."""
+    if not plan.require:
+        return
+    abi = landlock.abi_version()
+    scratch = Enforcement()
+    why = f"Landlock ABI {abi} on this kernel" if abi else "Landlock is not enabled in this kernel"
+    if not abi:
+        _degrade(plan, scratch, "landlock_fs", why)
+    if not landlock.net_rights(abi):
+        _degrade(plan, scratch, "landlock_net", f"{why}: TCP bind/connect stay open")
+    if not landlock.scopes(abi):
+        _degrade(plan, scratch, "landlock_scope", f"{why}: no abstract-socket/signal scopes")
+    if not seccomp.available():
+        _degrade(plan, scratch, "seccomp", "the kernel has no seccomp filter mode")
 
 
 def _single_threaded() -> None:
@@ -86,6 +105,7 @@ def harden_base(plan: HardeningPlan) -> Enforcement:
     Fork stays allowed: the zygote forks; :func:`harden_run` forbids it in the run child.
     """
     _single_threaded()
+    _check_kernel(plan)
     enforcement = Enforcement()
     close_inherited(plan.keep_fds)
     privileges.set_parent_death_signal()

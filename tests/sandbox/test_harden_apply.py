@@ -123,3 +123,17 @@ result = restrict_filesystem(plan, Enforcement()).model_dump()
 """)
     assert result["landlock_rules"] == []
     assert result["notes"] == ["landlock_fs: Landlock needs no_new_privs"]
+
+
+@full_kernel
+def test_every_layer_can_be_required_here(tmp_path: Path) -> None:
+    result = run_snippet(f"""
+from pathlib import Path
+from sandbox.harden import HardeningPlan, harden_process
+layers = {{"landlock_fs", "landlock_net", "landlock_scope", "seccomp", "no_new_privs",
+          "caps_dropped"}}
+plan = HardeningPlan(rw_paths=(Path({str(tmp_path)!r}),), require=frozenset(layers))
+enf = harden_process(plan)
+result = dict(rules=enf.landlock_rules, notes=enf.notes, seccomp=enf.seccomp)
+""")
+    assert result == {"rules": ["fs", "net", "scope"], "notes": [], "seccomp": True}
