@@ -20,14 +20,12 @@ from pathlib import Path
 import sandbox
 from sandbox.protocol import (
     MAX_CONTROL_FRAME,
-    Fork,
     Forked,
+    Message,
     ProtocolError,
     Reaped,
-    Setup,
     ZygoteReady,
     read_frame,
-    write_frame,
 )
 from sandbox.spec import Enforcement
 
@@ -94,9 +92,6 @@ class ColdChild:
         finally:
             close_all((child_in, child_out))
 
-    def send_setup(self, setup: Setup) -> None:
-        write_frame(self.to_child, setup, deadline=time.monotonic() + EXIT_TIMEOUT_S)
-
     def finish(self, *, kill: bool) -> int:
         """Reap the child (killing it first when asked, or when it does not exit in time)."""
         if not kill:
@@ -108,65 +103,81 @@ class ColdChild:
 
 
 class Zygote:
-    """A running ``python -m sandbox.zygote`` and the supervisor's ends of its four pipes."""
+    """A running ``python -m sandbox.zygote`` and the supervisor's ends of its three pipes.
+
+    The zygote keeps one run child ready (reported as Forked) and reports each one's end
+    (Reaped). A run child is addressed directly over the run pipe; after a clean run the
+    supervisor does not wait for it to exit: :meth:`next_child` does, before the next run may
+    use the pipe, so two children never share it.
+    """
 
     def __init__(self) -> None:
-        ctl_in, self.ctl_to = os.pipe()
+        self._closed = False
+        self._pending: tuple[int, int] | None = None  # last run child (pid, pidfd), not reaped
         self.ctl_from, ctl_out = os.pipe()
         run_in, self.run_to = os.pipe()
         self.run_from, run_out = os.pipe()
-        self._closed = False
-        theirs = (ctl_in, ctl_out, run_in, run_out)
-        flags = ("--ctl-in", "--ctl-out", "--run-in", "--run-out")
+        theirs = (ctl_out, run_in, run_out)
+        flags = ("--ctl-out", "--run-in", "--run-out")
         args = [part for flag, fd in zip(flags, theirs, strict=True) for part in (flag, str(fd))]
         try:
             self.proc = spawn("sandbox.zygote", theirs, args)
         finally:
             close_all(theirs)
         try:
-            ready = read_frame(
-                self.ctl_from,
-                max_bytes=MAX_CONTROL_FRAME,
-                deadline=time.monotonic() + ZYGOTE_START_TIMEOUT_S,
-            )
+            ready = self._read(ZYGOTE_START_TIMEOUT_S)
+            if not isinstance(ready, ZygoteReady):
+                raise ProtocolError(f"the zygote sent {ready.kind} instead of ready")
         except ProtocolError:
             self.close()
             raise
-        if not isinstance(ready, ZygoteReady):
-            self.close()
-            raise ProtocolError(f"the zygote sent {ready.kind} instead of ready")
         self.enforcement: Enforcement = ready.enforcement
 
-    def fork(self, setup: Setup) -> tuple[int, int]:
-        """Ask for a run child; returns its pid and a pidfd to kill and await it by."""
-        deadline = time.monotonic() + EXIT_TIMEOUT_S
-        write_frame(self.ctl_to, Fork(setup=setup), deadline=deadline)
-        forked = read_frame(self.ctl_from, max_bytes=MAX_CONTROL_FRAME, deadline=deadline)
+    def _read(self, timeout_s: float) -> Message:
+        return read_frame(
+            self.ctl_from, max_bytes=MAX_CONTROL_FRAME, deadline=time.monotonic() + timeout_s
+        )
+
+    def next_child(self) -> tuple[int, int]:
+        """The ready run child: its pid and a pidfd to kill and await it by.
+
+        Settles the previous run first (its child must be gone and the run pipe empty); raises
+        :class:`ProtocolError` when the zygote is dead or misbehaving (then retire it).
+        """
+        if self._pending is not None:
+            self.settle(kill=False)
+            if not self.run_channel_clean():
+                raise ProtocolError("the last run child left bytes in the run pipe")
+        forked = self._read(ZYGOTE_START_TIMEOUT_S)
         if not isinstance(forked, Forked):
             raise ProtocolError(f"the zygote sent {forked.kind} instead of forked")
-        return forked.pid, os.pidfd_open(forked.pid)
+        pidfd = os.pidfd_open(forked.pid)
+        self._pending = (forked.pid, pidfd)
+        return forked.pid, pidfd
 
-    def reap(self, pid: int, pidfd: int, *, kill: bool) -> Reaped:
-        """Wait for the run child to exit (killing it first if asked or late); read Reaped."""
+    def settle(self, *, kill: bool) -> Reaped:
+        """Wait until the last run child is reaped (killing it first if asked or if it lingers)."""
+        if self._pending is None:
+            raise ProtocolError("no run child to settle")
+        pid, pidfd = self._pending
+        self._pending = None
         try:
             if kill:
                 with contextlib.suppress(ProcessLookupError):
                     signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-            ready, _, _ = select.select([pidfd], [], [], EXIT_TIMEOUT_S)
-            if not ready:
+            exited, _, _ = select.select([pidfd], [], [], EXIT_TIMEOUT_S)
+            if not exited:  # reported Done but kept running: a misbehaving child
                 with contextlib.suppress(ProcessLookupError):
                     signal.pidfd_send_signal(pidfd, signal.SIGKILL)
         finally:
             os.close(pidfd)
-        reaped = read_frame(
-            self.ctl_from, max_bytes=MAX_CONTROL_FRAME, deadline=time.monotonic() + EXIT_TIMEOUT_S
-        )
+        reaped = self._read(EXIT_TIMEOUT_S)
         if not isinstance(reaped, Reaped) or reaped.pid != pid:
             raise ProtocolError("the zygote's reap report does not match its child")
         return reaped
 
     def run_channel_clean(self) -> bool:
-        """Whether nothing is left in the run pipe (a leftover means a child misbehaved)."""
+        """Whether nothing is left in the run pipes (a leftover means a child misbehaved)."""
         readable, _, _ = select.select([self.run_from], [], [], 0)
         return not readable
 
@@ -174,12 +185,18 @@ class Zygote:
         return self.proc.poll() is None
 
     def close(self) -> None:
-        """Stop the zygote (closing its control pipe ends its loop) and reap it. Idempotent."""
+        """Stop the zygote and its waiting child, and reap it. Idempotent."""
         if self._closed:
             return
         self._closed = True
-        close_all((self.ctl_to,))
+        if self._pending is not None:
+            with contextlib.suppress(ProcessLookupError, OSError):
+                signal.pidfd_send_signal(self._pending[1], signal.SIGKILL)
+            close_all((self._pending[1],))
+            self._pending = None
+        # Closing the report pipe first makes the zygote's next report fail, so it exits; closing
+        # the run pipe makes the waiting child read EOF and exit.
+        close_all((self.ctl_from, self.run_to, self.run_from))
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(EXIT_TIMEOUT_S)
         stop(self.proc)
-        close_all((self.ctl_from, self.run_to, self.run_from))

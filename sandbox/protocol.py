@@ -12,9 +12,8 @@ cannot hang the supervisor.
 Who sends what::
 
     supervisor -> child    Setup (trusted plan), Job (untrusted module and input), HostReply
-    child -> supervisor    Ready, Compiled, HostCall, Done or Failed
-    supervisor -> zygote   Fork
-    zygote -> supervisor   ZygoteReady, Forked, Reaped
+    child -> supervisor    Ready or Failed, Compiled, HostCall, Done or Failed
+    zygote -> supervisor   ZygoteReady, then Forked and Reaped for each run child
 """
 
 from __future__ import annotations
@@ -35,7 +34,6 @@ __all__ = [
     "Compiled",
     "Done",
     "Failed",
-    "Fork",
     "Forked",
     "HostCall",
     "HostReply",
@@ -140,15 +138,8 @@ class Failed(_Message):
     hardening: bool = False
 
 
-class Fork(_Message):
-    """Ask the zygote for one child, locked down to ``setup``."""
-
-    kind: Literal["fork"] = "fork"
-    setup: Setup
-
-
 class ZygoteReady(_Message):
-    """The zygote is hardened (base layers only) and waits for Fork requests."""
+    """The zygote is hardened (base layers only) and is forking its first run child."""
 
     kind: Literal["zygote_ready"] = "zygote_ready"
     enforcement: Enforcement
@@ -156,7 +147,7 @@ class ZygoteReady(_Message):
 
 
 class Forked(_Message):
-    """The zygote forked a child for the last Fork; it now owns the channel until Reaped."""
+    """The zygote forked the next run child; it waits on the run pipe for its Setup."""
 
     kind: Literal["forked"] = "forked"
     pid: int
@@ -180,7 +171,6 @@ Message = Annotated[
     | HostCall
     | Done
     | Failed
-    | Fork
     | ZygoteReady
     | Forked
     | Reaped,

@@ -25,6 +25,7 @@ from sandbox.protocol import (
     Job,
     ProtocolError,
     Ready,
+    Setup,
     read_frame,
     write_frame,
 )
@@ -64,15 +65,7 @@ class Outcome:
 
 def missing_layers(enforcement: Enforcement, require: frozenset[Layer]) -> list[str]:
     """The layers in ``require`` that ``enforcement`` does not show, sorted."""
-    held = {
-        "landlock_fs": "fs" in enforcement.landlock_rules,
-        "landlock_net": "net" in enforcement.landlock_rules,
-        "landlock_scope": "scope" in enforcement.landlock_rules,
-        "seccomp": enforcement.seccomp,
-        "no_new_privs": enforcement.no_new_privs,
-        "caps_dropped": enforcement.capabilities_dropped,
-    }
-    return sorted(layer for layer in require if not held[layer])
+    return enforcement.missing(require)
 
 
 def _frame_cap(job: Job) -> int:
@@ -102,21 +95,34 @@ def _serve(handler: HostCallHandler | None, request: bytes) -> bytes:
 
 def drive(
     channel: Channel,
+    setup: Setup,
     job: Job,
     *,
     handler: HostCallHandler | None,
     cache: ModuleCache | None,
     module_sha256: str,
-    job_require: frozenset[Layer] = frozenset(),
 ) -> Outcome:
-    """Run ``job`` over ``channel`` and return how it ended; never raises for child behaviour."""
+    """Run ``job`` over ``channel`` and return how it ended; never raises for child behaviour.
+
+    The trusted ``setup`` and the job are written back to back (one round trip less): the child
+    reads the setup, hardens itself, says Ready, and only then reads the job out of the pipe.
+    """
+    deadline = time.monotonic() + READY_TIMEOUT_S + job.limits.timeout_s + KILL_GRACE_S
     enforcement = Enforcement()
     try:
-        ready = read_frame(
-            channel.from_child,
-            max_bytes=MAX_CONTROL_FRAME,
-            deadline=time.monotonic() + READY_TIMEOUT_S,
-        )
+        write_frame(channel.to_child, setup, deadline=deadline)
+        write_frame(channel.to_child, job, deadline=deadline)
+    except ProtocolError as exc:
+        # A child that refused to harden exits without reading the job: say why if it told us.
+        try:
+            said = read_frame(channel.from_child, max_bytes=MAX_CONTROL_FRAME, deadline=deadline)
+        except ProtocolError:
+            return Outcome(enforcement, broken=f"the sandboxed child did not start: {exc.message}")
+        if isinstance(said, Failed):
+            return Outcome(enforcement, failed=said, broken=said.error)
+        return Outcome(enforcement, broken=f"the sandboxed child did not start: {exc.message}")
+    try:
+        ready = read_frame(channel.from_child, max_bytes=MAX_CONTROL_FRAME, deadline=deadline)
     except ProtocolError as exc:
         return Outcome(enforcement, broken=f"the sandboxed child did not start: {exc.message}")
     if isinstance(ready, Failed):
@@ -124,19 +130,16 @@ def drive(
     if not isinstance(ready, Ready):
         return Outcome(enforcement, broken=f"the child sent {ready.kind} before ready")
     enforcement = ready.enforcement
-    missing = missing_layers(enforcement, job_require)
+    missing = missing_layers(enforcement, frozenset(setup.require))
     if missing:
-        # Checked here as well as in the child: on the warm path some layers were applied once
-        # by the zygote, under a plan that did not know this run's requirements.
+        # The child checks this itself before reading the job; this is the second look.
         error = f"the run requires {', '.join(missing)}, which this child does not enforce"
-        refused = Failed(error=error, hardening=True)
-        return Outcome(enforcement, failed=refused, broken=error)
+        return Outcome(enforcement, failed=Failed(error=error, hardening=True), broken=error)
 
     deadline = time.monotonic() + job.limits.timeout_s + KILL_GRACE_S
     cap = _frame_cap(job)
     calls = 0
     try:
-        write_frame(channel.to_child, job, deadline=deadline)
         while True:
             message = read_frame(channel.from_child, max_bytes=cap, deadline=deadline)
             if isinstance(message, Done | Failed):

@@ -107,6 +107,18 @@ class Enforcement(BaseModel):
     rlimits: dict[str, int] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list)  # degraded layers, with the reason
 
+    def missing(self, require: frozenset[Layer]) -> list[str]:
+        """The layers of ``require`` this enforcement does not show, sorted."""
+        held = {
+            "landlock_fs": "fs" in self.landlock_rules,
+            "landlock_net": "net" in self.landlock_rules,
+            "landlock_scope": "scope" in self.landlock_rules,
+            "seccomp": self.seccomp,
+            "no_new_privs": self.no_new_privs,
+            "caps_dropped": self.capabilities_dropped,
+        }
+        return sorted(layer for layer in require if not held[layer])
+
 
 class RunResult(BaseModel):
     """The outcome of one run, as printed by ``airlock sandbox run`` and written to the audit."""

@@ -120,11 +120,11 @@ class _Prepared:
     def drive(self, channel: Channel, cache: ModuleCache | None) -> Outcome:
         return drive(
             channel,
+            self.setup,
             self.job(cache),
             handler=self.handler,
             cache=cache,
             module_sha256=self.sha256,
-            job_require=self.spec.require,
         )
 
     def result(self, outcome: Outcome, wait_status: int | None) -> RunResult:
@@ -186,7 +186,6 @@ def run(
         return refused
     child = ColdChild()
     try:
-        child.send_setup(prepared.setup)
         outcome = prepared.drive(Channel(child.to_child, child.from_child), cache)
     except ProtocolError as exc:
         outcome = Outcome(Enforcement(), broken=f"the sandboxed child failed: {exc.message}")
@@ -266,14 +265,14 @@ class Sandbox:
         try:
             zygote = self._usable(zygote)
             try:
-                pid, pidfd = zygote.fork(prepared.setup)
+                zygote.next_child()
             except ProtocolError:
                 # The zygote died between runs (nothing of this run was sent yet): replace it
                 # and fork again, once.
                 self._discard(zygote)
                 zygote = self._usable(None)
-                pid, pidfd = zygote.fork(prepared.setup)
-            result, healthy = self._run_on(zygote, prepared, pid, pidfd)
+                zygote.next_child()
+            result, healthy = self._run_on(zygote, prepared)
             # A crashed or misbehaving run may have left bytes in the zygote's pipes, or the
             # zygote itself died: replace it (on the next run) rather than reuse it.
             keep = zygote if healthy else None
@@ -299,17 +298,17 @@ class Sandbox:
             self._live.discard(zygote)
         zygote.close()
 
-    def _run_on(
-        self, zygote: Zygote, prepared: _Prepared, pid: int, pidfd: int
-    ) -> tuple[RunResult, bool]:
+    def _run_on(self, zygote: Zygote, prepared: _Prepared) -> tuple[RunResult, bool]:
         outcome = prepared.drive(Channel(zygote.run_to, zygote.run_from), self.cache)
-        clean = outcome.broken is None
+        if outcome.broken is None:
+            # The child reported and is exiting; the next run makes sure it is gone (off this
+            # run's critical path), see Zygote.next_child.
+            return prepared.result(outcome, None), True
         try:
-            reaped = zygote.reap(pid, pidfd, kill=not clean)
+            reaped = zygote.settle(kill=True)
         except ProtocolError:
             return prepared.result(outcome, None), False
-        status = _signal_status(reaped.wait_status)
-        return prepared.result(outcome, status), clean and zygote.run_channel_clean()
+        return prepared.result(outcome, _signal_status(reaped.wait_status)), False
 
 
 def _signal_status(wait_status: int) -> int:

@@ -1,16 +1,19 @@
 """The warm path's zygote: a pre-hardened process that forks one sandboxed child per run.
 
 Started once by :class:`sandbox.supervisor.Sandbox` as
-``python -m sandbox.zygote --ctl-in FD --ctl-out FD --run-in FD --run-out FD``. It imports
-everything, creates the wasmtime engine (no threads), applies the base kernel layers
+``python -m sandbox.zygote --ctl-out FD --run-in FD --run-out FD``. It imports everything,
+creates the wasmtime engine (no threads), applies the base kernel layers
 (:func:`sandbox.harden.harden_base`: descriptors, rlimits, no_new_privs, capabilities, Landlock
-network and scopes, seccomp), says ZygoteReady, then serves Fork requests on the control pipe.
+network and scopes, seccomp) and says ZygoteReady. From then on it keeps exactly one run child
+ready: it forks it ahead of time (reporting Forked with its pid), waits for it, reports Reaped
+(exit status, peak RSS), and forks the next.
 
-For each Fork the forked child closes the control pipe, lowers its rlimits to the run's, adds
-the Landlock filesystem layer for the run's grant and the no-fork seccomp filter
-(:func:`sandbox.harden.harden_run`), and serves the run on the run pipes
-(:func:`sandbox.child.serve_job`). The zygote itself never reads the run pipes: no untrusted
-byte ever reaches it. It waits for the child, then reports Reaped (exit status, peak RSS).
+The run child closes the report pipe, pre-touches its pages while it waits
+(:mod:`sandbox.warmup`), then reads its run's trusted Setup from the supervisor, lowers its
+rlimits to the run's, adds the Landlock filesystem layer for the run's grants and the no-fork
+seccomp filter (:func:`sandbox.harden.harden_run`), checks the run's required layers, and only
+then reads the untrusted Job (:func:`sandbox.child.serve_job`). The zygote itself never reads
+the run pipe: no untrusted byte ever reaches it, and it takes no part in a run's critical path.
 
 A wasmtime store is never created in the zygote: its WASI implementation starts a tokio runtime
 with worker threads, and threads do not survive fork.
@@ -23,18 +26,16 @@ import gc
 import os
 import sys
 from collections.abc import Sequence
-from typing import NamedTuple
 
 import wasmtime
 
 from host.errors import AirlockError, HardeningError
 from sandbox.child import plan_for, serve_job
 from sandbox.engine import make_engine
-from sandbox.harden import HardeningPlan, RlimitPlan, harden_base, harden_run
+from sandbox.harden import HardeningPlan, RlimitPlan, harden_base, harden_run, privileges
 from sandbox.protocol import (
     MAX_CONTROL_FRAME,
     Failed,
-    Fork,
     Forked,
     ProtocolError,
     Reaped,
@@ -62,20 +63,24 @@ def base_plan(keep_fds: Sequence[int]) -> HardeningPlan:
     )
 
 
-class Spare(NamedTuple):
-    """The next run child, forked ahead of time, and the pipe that will carry its Fork."""
-
-    pid: int
-    go: int
-
-
-def _child(
-    fork: Fork, fds: argparse.Namespace, engine: wasmtime.Engine, base: Enforcement, zygote: int
-) -> int:
-    """Body of one run child once its Fork arrived; returns its exit code."""
+def _run_child(fds: argparse.Namespace, engine: wasmtime.Engine, base: Enforcement) -> int:
+    """Body of a spare once the supervisor addresses it: returns its exit code."""
+    zygote = os.getppid()
     try:
-        plan = plan_for(fork.setup, (fds.run_in, fds.run_out))
+        # The supervisor is the only writer of the run pipe, and this trusted Setup is the
+        # first frame of every run; the untrusted Job behind it is read only once hardened.
+        setup = read_frame(fds.run_in, max_bytes=MAX_CONTROL_FRAME)
+    except ProtocolError:
+        return 0  # the supervisor closed the sandbox: nothing to run
+    if not isinstance(setup, Setup):
+        write_frame(fds.run_out, Failed(error=f"expected a setup, got {setup.kind}"))
+        return 1
+    try:
+        plan = plan_for(setup, (fds.run_in, fds.run_out))
         enforcement = harden_run(plan, base, expected_parent=zygote)
+        missing = enforcement.missing(frozenset(setup.require))
+        if missing:  # layers applied once by the zygote, checked against this run's needs
+            raise HardeningError(f"the run requires {', '.join(missing)}, not enforced here")
     except HardeningError as exc:
         write_frame(fds.run_out, Failed(error=str(exc), hardening=True))
         return 1
@@ -90,64 +95,45 @@ def _child(
     return 0
 
 
-def _spare(
+def _fork_spare(
     fds: argparse.Namespace, engine: wasmtime.Engine, base: Enforcement, warm: bytes
-) -> Spare:
-    """Fork the next run child now; it warms up, then waits for its Fork on a private pipe."""
-    go_read, go_write = os.pipe()
+) -> int:
+    """Fork the next run child now; it warms up, then waits for its run on the run pipe."""
     zygote = os.getpid()
     pid = os.fork()
     if pid:
-        os.close(go_read)
-        return Spare(pid, go_write)
+        return pid
     code = 1
     try:
-        os.close(go_write)
-        os.close(fds.ctl_in)  # the run child never sees the zygote's control channel
-        os.close(fds.ctl_out)
+        privileges.set_parent_death_signal(zygote)  # fork cleared it: die with the zygote
+        os.close(fds.ctl_out)  # the run child never sees the zygote's report channel
         warm_up(engine, warm)
-        try:
-            # Only the zygote writes here (trusted); EOF means it is shutting down.
-            fork = read_frame(go_read, max_bytes=MAX_CONTROL_FRAME)
-        except ProtocolError:
-            os._exit(0)
-        os.close(go_read)
-        if isinstance(fork, Fork):
-            code = _child(fork, fds, engine, base, zygote)
+        code = _run_child(fds, engine, base)
     finally:
         os._exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Serve Fork requests until the supervisor closes the control pipe."""
+    """Keep one spare run child ready; report each one (Spare) and its end (Reaped)."""
     parser = argparse.ArgumentParser(prog="python -m sandbox.zygote")
-    for name in ("--ctl-in", "--ctl-out", "--run-in", "--run-out"):
+    for name in ("--ctl-out", "--run-in", "--run-out"):
         parser.add_argument(name, type=int, required=True)
     fds = parser.parse_args(argv)
-    keep = (fds.ctl_in, fds.ctl_out, fds.run_in, fds.run_out)
-    base = harden_base(base_plan(keep))
+    base = harden_base(base_plan((fds.ctl_out, fds.run_in, fds.run_out)))
     engine = make_engine()  # creates no thread, so forked children stay single-threaded
     warm = prepare(engine)
     gc.freeze()  # keep the collector from touching (and un-sharing) the zygote's pages in children
-    spare = _spare(fds, engine, base, warm)
     write_frame(fds.ctl_out, ZygoteReady(enforcement=base, pid=os.getpid()))
     while True:
+        # Only one run child exists at a time: the next is forked once the last is reaped, so
+        # two children never share the run pipe.
+        pid = _fork_spare(fds, engine, base, warm)
         try:
-            request = read_frame(fds.ctl_in, max_bytes=MAX_CONTROL_FRAME)
+            write_frame(fds.ctl_out, Forked(pid=pid))
+            _, status, usage = os.wait4(pid, 0)
+            write_frame(fds.ctl_out, Reaped(pid=pid, wait_status=status, maxrss_kb=usage.ru_maxrss))
         except ProtocolError:
-            request = None  # the supervisor closed us (or went away)
-        if not isinstance(request, Fork):
-            os.close(spare.go)  # the spare sees EOF and exits
-            os.waitpid(spare.pid, 0)
-            os._exit(0 if request is None else 2)
-        write_frame(spare.go, request)
-        os.close(spare.go)
-        write_frame(fds.ctl_out, Forked(pid=spare.pid))
-        _, status, usage = os.wait4(spare.pid, 0)
-        write_frame(
-            fds.ctl_out, Reaped(pid=spare.pid, wait_status=status, maxrss_kb=usage.ru_maxrss)
-        )
-        spare = _spare(fds, engine, base, warm)
+            os._exit(0)  # the supervisor closed the sandbox (or went away)
 
 
 if __name__ == "__main__":

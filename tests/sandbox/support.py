@@ -8,6 +8,7 @@ left behind after a run.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from sandbox.cache import ModuleCache
 from sandbox.supervisor import Sandbox
 
 MODULES = Path(__file__).resolve().parent / "modules"
+# How long a finished run child may take to be gone (it exits right after its report).
+SETTLE_S = 5.0
 
 
 def wasm_bytes(name: str) -> bytes:
@@ -66,17 +69,22 @@ def stray_processes(sandbox: Sandbox | None = None) -> set[int]:
     """Descendants of this process that should not exist after a run: empty when all is well.
 
     A warm sandbox legitimately keeps its zygotes and, under each, one spare child forked ahead
-    of the next run. A run's own child is waited for before ``run`` returns, so any other
-    descendant (a second child of a zygote, a grandchild) is a process that outlived its run.
+    of the next run. A warm run's own child exits right after reporting (the supervisor makes
+    sure of it before the next run), so this waits up to SETTLE_S for it; any other descendant
+    (a second child of a zygote, a grandchild) is a process that outlived its run.
     """
-    zygotes = sandbox.pids() if sandbox is not None else set()
-    parents = _parents()  # one snapshot: a spare may be forked while we look
-    stray = descendants(parents=parents) - zygotes
-    for zygote in zygotes:
-        spares = {pid for pid in stray if parents.get(pid) == zygote}
-        if len(spares) == 1:
-            stray -= spares
-    return stray
+    deadline = time.monotonic() + SETTLE_S
+    while True:
+        zygotes = sandbox.pids() if sandbox is not None else set()
+        parents = _parents()  # one snapshot: a spare may be forked while we look
+        stray = descendants(parents=parents) - zygotes
+        for zygote in zygotes:
+            spares = {pid for pid in stray if parents.get(pid) == zygote}
+            if len(spares) == 1:
+                stray -= spares
+        if not stray or time.monotonic() > deadline:
+            return stray
+        time.sleep(0.01)
 
 
 @pytest.fixture
