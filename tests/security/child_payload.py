@@ -242,6 +242,16 @@ def tiocsti(p: dict[str, Any]) -> Any:
     return os.read(master, 16).decode()
 
 
+def rename_file(p: dict[str, Any]) -> Any:
+    _step("rename", lambda: os.rename(p["source"], p["target"]))
+    return "moved"
+
+
+def hard_link(p: dict[str, Any]) -> Any:
+    _step("link", lambda: os.link(p["source"], p["target"]))
+    return "linked"
+
+
 def symlink_make(p: dict[str, Any]) -> Any:
     _step("symlink", lambda: os.symlink(p["target"], p["path"]))
     return "linked"
@@ -271,6 +281,8 @@ ATTACKS: dict[str, Callable[[dict[str, Any]], Any]] = {
         mknod,
         raw_socket,
         symlink_make,
+        rename_file,
+        hard_link,
         foreign_abi,
         sleep_forever,
         clear_death_signal,

@@ -136,3 +136,29 @@ def test_child_cannot_use_leaked_descriptor(tmp_path: Path, hardening: str) -> N
     finally:
         os.close(fd)
     assert (verdict["ok"], verdict["errno"], verdict["stage"]) == (False, "EBADF", "read")
+
+
+def test_child_cannot_move_secret_into_rw_grant(tmp_path: Path, hardening: str) -> None:
+    g = make_grants(tmp_path)
+    params = {"source": str(g.secret), "target": str(g.rw / "loot.txt")}
+    verdict = run_attack("rename_file", g.plan(), params, layers=hardening)
+    assert (verdict["ok"], verdict["errno"], verdict["stage"]) == (False, "EACCES", "rename")
+    assert g.secret.read_text() == "sk-do-not-leak"
+
+
+def test_child_cannot_move_file_into_ro_grant(tmp_path: Path, hardening: str) -> None:
+    g = make_grants(tmp_path)
+    (g.rw / "payload.txt").write_text("x")
+    params = {"source": str(g.rw / "payload.txt"), "target": str(g.ro / "payload.txt")}
+    verdict = run_attack("rename_file", g.plan(), params, layers=hardening)
+    assert (verdict["ok"], verdict["errno"], verdict["stage"]) == (False, "EACCES", "rename")
+    assert sorted(p.name for p in g.ro.iterdir()) == ["readme.txt"]
+
+
+def test_child_cannot_hard_link_secret_into_rw_grant(tmp_path: Path, hardening: str) -> None:
+    # Landlock refuses a link whose source is outside every rule with EXDEV (REFER right).
+    g = make_grants(tmp_path)
+    params = {"source": str(g.secret), "target": str(g.rw / "loot.txt")}
+    verdict = run_attack("hard_link", g.plan(), params, layers=hardening)
+    assert (verdict["ok"], verdict["errno"], verdict["stage"]) == (False, "EXDEV", "link")
+    assert not (g.rw / "loot.txt").exists()
