@@ -29,7 +29,7 @@ BOUNDARIES = {
     "B5": "child → Wasm",
     "B6": "skill supply chain",
     "B7": "audit log",
-    "B2+B3+B6": "parsers fuzzed across boundaries (model output, policy files, skill files)",
+    "B2+B3+B4+B6": "parsers fuzzed across boundaries (model output, policy, protocol, skill files)",
 }
 # Which boundary each area's table belongs to; the file names are fixed in threats/README.md.
 BOUNDARY_OF_TABLE = {
@@ -40,7 +40,7 @@ BOUNDARY_OF_TABLE = {
     "sandbox-os.md": "B4",
     "sandbox-wasm.md": "B5",
     "skills.md": "B6",
-    "parsers.md": "B2+B3+B6",
+    "parsers.md": "B2+B3+B4+B6",
     "audit.md": "B7",
 }
 
