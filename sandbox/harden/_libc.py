@@ -1,7 +1,8 @@
-"""Thin, checked access to the two libc entry points the hardening layers need.
+"""Thin, checked access to the libc entry points the hardening layers need.
 
-``prctl`` and raw ``syscall`` are called through :mod:`ctypes` with ``use_errno`` so that a failure
-becomes an :class:`OSError` carrying the kernel's errno (callers classify by errno, never by text).
+``prctl``, raw ``syscall`` and a few other int-returning functions are called through
+:mod:`ctypes` with ``use_errno`` so that a failure becomes an :class:`OSError` carrying the
+kernel's errno (callers classify by errno, never by text).
 Nothing here decides policy; it only turns C return conventions into Python exceptions.
 """
 
@@ -32,6 +33,14 @@ def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 
     res = _libc.prctl(option, arg2, arg3, arg4, arg5)
     if res < 0:
         _raise(f"prctl({option})")
+    return int(res)
+
+
+def call(name: str, *args: object) -> int:
+    """A libc function returning int (0 or a count, -1 with errno), e.g. ``capget``."""
+    res = getattr(_libc, name)(*args)
+    if res < 0:
+        _raise(name)
     return int(res)
 
 

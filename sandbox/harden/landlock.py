@@ -22,8 +22,7 @@ from pathlib import Path
 
 from sandbox.harden._libc import syscall
 
-# x86_64 syscall numbers (the same on every architecture that uses the generic table, e.g.
-# aarch64 and riscv64, since Landlock arrived after the tables were unified).
+# The same numbers on every architecture: Landlock arrived after the syscall tables were unified.
 SYS_LANDLOCK_CREATE_RULESET = 444
 SYS_LANDLOCK_ADD_RULE = 445
 SYS_LANDLOCK_RESTRICT_SELF = 446

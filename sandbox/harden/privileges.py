@@ -12,7 +12,7 @@ import os
 import signal
 from pathlib import Path
 
-from sandbox.harden._libc import prctl, syscall
+from sandbox.harden._libc import call, prctl
 
 PR_SET_PDEATHSIG = 1
 PR_GET_PDEATHSIG = 2
@@ -28,8 +28,6 @@ PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_IS_SET = 1
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 
-SYS_CAPGET = 125  # x86_64
-SYS_CAPSET = 126
 _CAP_VERSION_3 = 0x20080522
 
 # uid 0 gets no capabilities back on exec (NOROOT), setuid never re-grants or keeps any
@@ -150,7 +148,7 @@ def drop_capabilities() -> list[str]:
             raise
     header = _CapHeader(_CAP_VERSION_3, 0)
     data = (_CapData * 2)()
-    syscall(SYS_CAPSET, ctypes.byref(header), ctypes.byref(data))
+    call("capset", ctypes.byref(header), ctypes.byref(data))
     return notes
 
 
@@ -159,7 +157,7 @@ def capability_sets() -> dict[str, int]:
     ambient (what ``/proc/self/status`` would show)."""
     header = _CapHeader(_CAP_VERSION_3, 0)
     data = (_CapData * 2)()
-    syscall(SYS_CAPGET, ctypes.byref(header), ctypes.byref(data))
+    call("capget", ctypes.byref(header), ctypes.byref(data))
     bounding = ambient = 0
     for cap in range(last_capability() + 1):
         try:
