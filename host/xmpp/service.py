@@ -50,6 +50,7 @@ INTERNAL_ERROR = "Something went wrong on my side (incident {incident}); nothing
 # Concurrent conversations being answered; more wait their turn. Each holds a model call, so
 # this bounds memory and provider load under a burst from many allowed senders.
 MAX_CONCURRENT_MESSAGES = 16
+ROOM_JOIN_TIMEOUT_SECS = 15.0  # a MUC service slower than this to answer a join is broken
 
 
 class AgentService:
@@ -159,15 +160,26 @@ class AgentService:
     async def _session_start(self, _event: Any) -> None:
         if isinstance(self.stream, AirlockClient):
             self.stream.send_presence()
-        for jid, rules in self.rooms.items():
-            self._muc().join_muc(jid, rules.room.nick, **self._pfrom())
+        joins = [
+            self._muc().join_muc(JID(jid), rules.room.nick, **self._pfrom())
+            for jid, rules in self.rooms.items()
+        ]
+        if joins:
+            # Ready once in the rooms (so nothing said there is missed), but a room that does not
+            # answer must not keep one-to-one chats down.
+            done, pending = await asyncio.wait(joins, timeout=ROOM_JOIN_TIMEOUT_SECS)
+            for future in pending:
+                future.cancel()
+            if pending:
+                log.warning("some rooms were not joined", extra={"missing": len(pending)})
         self.ready.set()
 
     def _muc(self) -> Any:
         return self.stream.plugin["xep_0045"]
 
     def _pfrom(self) -> dict[str, Any]:
-        # A component joins rooms from its own domain JID; slixmpp wants it named explicitly.
+        # A component joins rooms from its own domain JID, which slixmpp wants named for the
+        # join; the room roster is kept per stream either way.
         if isinstance(self.stream, AirlockClient):
             return {}
         return {"pfrom": self.stream.boundjid}
@@ -224,9 +236,9 @@ class AgentService:
             return  # room history replayed on join: context we did not see live, not a request
         if len(body.encode("utf-8", "surrogatepass")) > self.config.limits.max_message_bytes:
             return
-        real = self._muc().get_jid_property(room, nick, "jid", **self._pfrom())
+        real = self._muc().get_jid_property(room, nick, "jid")
         real_jid = str(real.bare).lower() if real else None
-        affiliation = self._muc().get_jid_property(room, nick, "affiliation", **self._pfrom())
+        affiliation = self._muc().get_jid_property(room, nick, "affiliation")
         text = strip_mention(body, rules.room.nick)
         addressed = text is not None and rules.may_trigger(real_jid)
         requester = real_jid or f"{room}/{nick}"
