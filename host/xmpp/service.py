@@ -167,7 +167,7 @@ class AgentService:
         if joins:
             # Ready once in the rooms (so nothing said there is missed), but a room that does not
             # answer must not keep one-to-one chats down.
-            done, pending = await asyncio.wait(joins, timeout=ROOM_JOIN_TIMEOUT_SECS)
+            _joined, pending = await asyncio.wait(joins, timeout=ROOM_JOIN_TIMEOUT_SECS)
             for future in pending:
                 future.cancel()
             if pending:
