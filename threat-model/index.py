@@ -4,8 +4,11 @@ Usage: ``python threat-model/index.py`` prints the index; ``--write`` replaces t
 the ``INDEX-START`` and ``INDEX-END`` comment markers of the README with it. Run it after adding
 rows, then review the diff: the README's prose is written by hand, only the index is generated.
 
-Each table maps to a trust boundary by its file name (:data:`BOUNDARY_OF_TABLE`); a table not
-listed there is shown under "other tables" so that it is never silently left out.
+Each row is placed at one trust boundary: by its area (the ``XMP`` of ``T-XMP-01``, see
+:data:`BOUNDARY_OF_AREA`), else by its table's file name (:data:`BOUNDARY_OF_TABLE`), else by
+:data:`BOUNDARY_OF_ROW` for the cross-cutting parser rows. A row that none of these place is
+shown under "unplaced" so that it is never silently left out. The tables the brief expects
+(:data:`EXPECTED_TABLES`) are listed as "table pending" while they do not exist.
 """
 
 from __future__ import annotations
@@ -29,20 +32,46 @@ BOUNDARIES = {
     "B5": "child → Wasm",
     "B6": "skill supply chain",
     "B7": "audit log",
-    "B2+B3+B4+B6": "parsers fuzzed across boundaries (model output, policy, protocol, skill files)",
 }
-# Which boundary each area's table belongs to; the file names are fixed in threats/README.md.
-BOUNDARY_OF_TABLE = {
-    "xmpp.md": "B1",
-    "confirm.md": "B1",
-    "llm.md": "B2",
-    "policy.md": "B3",
-    "sandbox-os.md": "B4",
-    "sandbox-wasm.md": "B5",
-    "skills.md": "B6",
-    "parsers.md": "B2+B3+B4+B6",
-    "audit.md": "B7",
+BOUNDARY_OF_AREA = {
+    "XMP": "B1",
+    "CNF": "B1",
+    "LLM": "B2",
+    "REQ": "B2",
+    "POL": "B3",
+    "SKL": "B6",
+    "AUD": "B7",
 }
+# The sandbox area (SBX) spans two boundaries; its two tables split along them.
+BOUNDARY_OF_TABLE = {"sandbox-os.md": "B4", "sandbox-wasm.md": "B5"}
+# Cross-cutting fuzzing rows (parsers.md): each names the parser of one boundary.
+BOUNDARY_OF_ROW = {
+    **{f"T-PRS-{n:02d}": "B6" for n in (1, 2, 3, 4, 5, 6)},
+    "T-PRS-07": "B2",
+    "T-PRS-08": "B2",
+    "T-PRS-09": "B3",
+    "T-PRS-10": "B3",
+    "T-PRS-11": "B4",
+}
+# The area tables the threat model expects, by boundary (threats/README.md names the areas).
+EXPECTED_TABLES = {
+    "B1": ("xmpp.md", "confirm.md"),
+    "B2": ("llm.md",),
+    "B3": ("policy.md",),
+    "B4": ("sandbox-os.md",),
+    "B5": ("sandbox-wasm.md",),
+    "B6": ("skills.md",),
+    "B7": ("audit.md",),
+}
+
+
+def boundary_of(table: str, row_id: str) -> str | None:
+    """The boundary a row belongs to, or None if nothing places it."""
+    return (
+        BOUNDARY_OF_AREA.get(row_id.split("-")[1])
+        or BOUNDARY_OF_TABLE.get(table)
+        or BOUNDARY_OF_ROW.get(row_id)
+    )
 
 
 def read_rows(threats: Path = THREATS) -> dict[str, list[tuple[str, str]]]:
@@ -59,8 +88,9 @@ def read_rows(threats: Path = THREATS) -> dict[str, list[tuple[str, str]]]:
     return tables
 
 
-def _cell(ids: list[str]) -> str:
-    return ", ".join(ids) if ids else "·"
+def _line(label: str, table: str, rows: list[tuple[str, str]]) -> str:
+    cells = [", ".join(sorted(i for i, s in rows if letter in s)) or "·" for letter in STRIDE]
+    return f"| {label} | [{table}](threats/{table}) | " + " | ".join(cells) + " |"
 
 
 def render(tables: dict[str, list[tuple[str, str]]]) -> str:
@@ -70,23 +100,20 @@ def render(tables: dict[str, list[tuple[str, str]]]) -> str:
         "| --- | --- | " + " | ".join("---" for _ in STRIDE) + " |",
     ]
     for boundary, title in BOUNDARIES.items():
-        names = [n for n, b in BOUNDARY_OF_TABLE.items() if b == boundary]
-        present = [n for n in names if n in tables]
-        for name in present:
-            rows = tables[name]
-            cells = [_cell([i for i, s in rows if letter in s]) for letter in STRIDE]
-            link = f"[{name}](threats/{name})"
-            lines.append(f"| {boundary} {title} | {link} | " + " | ".join(cells) + " |")
-        for name in names:
-            if name not in present:
+        label = f"{boundary} {title}"
+        # Each area's own table first, then the cross-cutting ones that reach this boundary.
+        for table, rows in sorted(tables.items(), key=lambda t: (t[0] == "parsers.md", t[0])):
+            mine = [(i, s) for i, s in rows if boundary_of(table, i) == boundary]
+            if mine:
+                lines.append(_line(label, table, mine))
+        for table in EXPECTED_TABLES[boundary]:
+            if table not in tables:
                 pending = " | ".join("" for _ in STRIDE)
-                lines.append(f"| {boundary} {title} | {name}: table pending | {pending} |")
-    others = sorted(set(tables) - set(BOUNDARY_OF_TABLE))
-    for name in others:
-        rows = tables[name]
-        cells = [_cell([i for i, s in rows if letter in s]) for letter in STRIDE]
-        link = f"[{name}](threats/{name})"
-        lines.append(f"| other tables | {link} | " + " | ".join(cells) + " |")
+                lines.append(f"| {label} | {table}: table pending | {pending} |")
+    for table, rows in tables.items():
+        unplaced = [(i, s) for i, s in rows if boundary_of(table, i) is None]
+        if unplaced:
+            lines.append(_line("unplaced", table, unplaced))
     total = sum(len(r) for r in tables.values())
     lines += ["", f"{total} rows in {len(tables)} tables (generated by `threat-model/index.py`)."]
     return "\n".join(lines)
