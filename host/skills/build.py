@@ -218,6 +218,10 @@ def _compile(folder: Path, entry: str, out: Path, tmp: Path) -> str:
         "strip=symbols",
         "-C",
         "panic=abort",
+        # Paths end up in panic messages; mapping them makes the module's bytes independent of
+        # where the checkout lives, so the same source gives the same digest everywhere.
+        f"--remap-path-prefix={folder}=skill",
+        f"--remap-path-prefix={SDK}=sdk",
     ]
     _run(
         [
