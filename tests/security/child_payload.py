@@ -97,6 +97,18 @@ def write_big(p: dict[str, Any]) -> Any:
     return written
 
 
+def map_memory(p: dict[str, Any]) -> Any:
+    """Reserve (and touch one page of) more address space than RLIMIT_AS allows."""
+    region = _step("mmap", lambda: mmap.mmap(-1, p["bytes"]))
+    region[0] = 1
+    return len(region)
+
+
+def burn_cpu(p: dict[str, Any]) -> Any:
+    while True:
+        pass
+
+
 def tcp_connect(p: dict[str, Any]) -> Any:
     sock = _step("socket", lambda: socket.socket(socket.AF_INET, socket.SOCK_STREAM))
     _step("connect", lambda: sock.connect(("127.0.0.1", p["port"])))
@@ -264,6 +276,8 @@ ATTACKS: dict[str, Callable[[dict[str, Any]], Any]] = {
         read_fd,
         write_file,
         write_big,
+        map_memory,
+        burn_cpu,
         tcp_connect,
         tcp_bind,
         udp_send,

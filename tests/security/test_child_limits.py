@@ -40,3 +40,18 @@ def test_child_limits_are_reported_as_enforced(tmp_path: Path, hardening: str) -
         "fsize": FSIZE_CAP,
         "core": 0,
     }
+
+
+def test_child_cannot_map_memory_past_address_space_limit(tmp_path: Path, hardening: str) -> None:
+    g = make_grants(tmp_path)
+    plan = g.plan(address_space_bytes=1 << 30)
+    verdict = run_attack("map_memory", plan, {"bytes": 2 << 30}, layers=hardening)
+    assert (verdict["ok"], verdict["errno"], verdict["stage"]) == (False, "ENOMEM", "mmap")
+
+
+def test_child_burning_cpu_is_killed_at_its_cpu_limit(tmp_path: Path) -> None:
+    # Soft = hard: the kernel's SIGKILL at the hard limit wins over SIGXCPU (which a process
+    # could catch). One CPU second, on the cold path only, to keep the suite quick.
+    plan = make_grants(tmp_path).plan(cpu_seconds=1)
+    verdict = run_attack("burn_cpu", plan, layers="cold")
+    assert verdict == {"ok": False, "signal": "SIGKILL"}
