@@ -6,10 +6,12 @@ Each test lays out a miniature checkout (``tests/security`` with a copy of the r
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 pytest_plugins = ["pytester"]
 
@@ -185,3 +187,35 @@ def test_checker_module_is_not_an_attack(checkout: pytest.Pytester) -> None:
     result = checkout.runpytest("tests/security/test_threat_model.py")
     result.assert_outcomes(passed=1)
     assert "airlock security report" not in result.stdout.str()
+
+
+def _load_shared_conftest() -> None:
+    # Importing tests/conftest.py (under a throwaway name) registers and loads the profiles.
+    path = Path(__file__).parents[1] / "conftest.py"
+    spec = importlib.util.spec_from_file_location("airlock_shared_conftest_probe", path)
+    assert spec is not None
+    assert spec.loader is not None
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+
+
+@pytest.mark.parametrize(
+    ("env", "max_examples"),
+    [
+        pytest.param({"CI": "true"}, 200, id="ci"),
+        pytest.param({"CI": ""}, 100, id="dev"),
+        pytest.param({"CI": "true", "HYPOTHESIS_PROFILE": "dev"}, 100, id="named"),
+    ],
+)
+def test_hypothesis_profile_follows_the_environment(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], max_examples: int
+) -> None:
+    monkeypatch.delenv("HYPOTHESIS_PROFILE", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    try:
+        _load_shared_conftest()
+        assert settings().max_examples == max_examples
+        assert settings().deadline is None
+    finally:
+        monkeypatch.undo()
+        _load_shared_conftest()  # back to the profile this session runs under
