@@ -102,7 +102,7 @@ class Broker:
         self._request_id = request_id
         self._resolver = resolver
         self._timeout_s = min(timeout_s, grant.limits.timeout_s)
-        self._ssl = ssl_context if ssl_context is not None else ssl.create_default_context()
+        self._ssl = ssl_context  # created on first use: refused calls never need one
         self._calls = 0
 
     @property
@@ -130,6 +130,10 @@ class Broker:
             return error_reply(refusal.code, message)
         except AuditError:
             return error_reply("audit_unavailable", "the audit log cannot be written")
+        except Exception as exc:  # a handler must answer, never raise (see the ABI)
+            # A bug or an unforeseen library error must not take the supervisor down with it;
+            # the type name is enough for the author and holds no request data.
+            return error_reply("upstream_error", f"the broker failed: {type(exc).__name__}")
         # Last line of defence: nothing that carries a secret leaves, whatever path built it.
         if redactor.contains_secret(reply):
             return error_reply("upstream_error", "reply withheld: it contained a secret")
@@ -164,6 +168,8 @@ class Broker:
         origin = target.origin
         deadline = time.monotonic() + self._timeout_s
         timeout = httpx.Timeout(self._timeout_s, connect=min(CONNECT_TIMEOUT_S, self._timeout_s))
+        if self._ssl is None:
+            self._ssl = ssl.create_default_context()
         with httpx.Client(
             verify=self._ssl, trust_env=False, follow_redirects=False, timeout=timeout
         ) as client:
