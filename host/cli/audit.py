@@ -59,7 +59,9 @@ def _verify(args: argparse.Namespace) -> int:
 def _summary(record: dict[str, Any]) -> str:
     data = record.get("data") or {}
     keys = ("skill", "requester", "effect", "rule", "status", "reason", "error")
-    return " ".join(f"{k}={data[k]}" for k in keys if isinstance(data, dict) and k in data)
+    if not isinstance(data, dict):
+        return ""
+    return " ".join(f"{k}={data[k]}" for k in keys if data.get(k) is not None)
 
 
 def _show(args: argparse.Namespace) -> int:
