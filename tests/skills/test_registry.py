@@ -98,3 +98,42 @@ def test_invalid_manifest_names_file_and_key(tmp_path: Path) -> None:
     (d / "skill.toml").write_text(MANIFEST.format(name="Bad Name"))
     with pytest.raises(SkillError, match=r"skill.toml: `name`: String should match pattern"):
         SkillRegistry.load(tmp_path)
+
+
+PIN = "a" * 64
+
+
+def test_pinned_digest_without_a_lock(tmp_path: Path) -> None:
+    d = make_skill(tmp_path, "p", "pinned", module=None)
+    (d / "skill.toml").write_text(f'sha256 = "{PIN}"\n' + MANIFEST.format(name="pinned"))
+    (d / "build" / "pinned.wasm").write_bytes(b"\0asm")
+    skill = SkillRegistry.load(tmp_path).get("pinned")
+    assert skill.expected_sha256() == PIN
+    with pytest.raises(SkillError, match="does not match the recorded"):
+        skill.module_sha256()
+
+
+def test_lock_disagreeing_with_the_pin_is_refused(tmp_path: Path) -> None:
+    d = make_skill(tmp_path, "p", "pinned")
+    (d / "skill.toml").write_text(f'sha256 = "{PIN}"\n' + MANIFEST.format(name="pinned"))
+    module = d / "build" / "pinned.wasm"
+    write_lock(
+        module,
+        BuildLock(
+            name="pinned",
+            version="0.1.0",
+            module_sha256=hashlib.sha256(module.read_bytes()).hexdigest(),
+            manifest_sha256=hashlib.sha256((d / "skill.toml").read_bytes()).hexdigest(),
+            toolchain="test",
+        ),
+    )
+    with pytest.raises(SkillError, match="is not the one the manifest pins"):
+        SkillRegistry.load(tmp_path).get("pinned").expected_sha256()
+
+
+def test_lock_of_another_skill_is_refused(tmp_path: Path) -> None:
+    d = make_skill(tmp_path, "e", "echo")
+    lock = d / "build" / "echo.lock"
+    lock.write_text(lock.read_text().replace('"name": "echo"', '"name": "other"'))
+    with pytest.raises(SkillError, match="was written for skill 'other', not 'echo'"):
+        SkillRegistry.load(tmp_path).get("echo").module_sha256()
