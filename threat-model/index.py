@@ -3,6 +3,8 @@
 Usage: ``python threat-model/index.py`` prints the index; ``--write`` replaces the text between
 the ``INDEX-START`` and ``INDEX-END`` comment markers of the README with it. Run it after adding
 rows, then review the diff: the README's prose is written by hand, only the index is generated.
+``--tests T-SBX-50 ...`` prints the pytest node ids that prove those rows, so an auditor can
+re-run exactly one claim: ``pytest $(python threat-model/index.py --tests T-SBX-50)``.
 
 Each row is placed at one trust boundary: by its area (the ``XMP`` of ``T-XMP-01``, see
 :data:`BOUNDARY_OF_AREA`), else by its table's file name (:data:`BOUNDARY_OF_TABLE`), else by
@@ -22,6 +24,7 @@ THREATS = HERE / "threats"
 README = HERE / "README.md"
 START, END = "<!-- INDEX-START -->", "<!-- INDEX-END -->"
 ROW_ID = re.compile(r"^T-[A-Z]{3}-\d{2}$")
+NODE = re.compile(r"(tests/[\w/]+\.py::test_\w+)")
 STRIDE = "STRIDE"
 
 BOUNDARIES = {
@@ -127,7 +130,28 @@ def replace_index(readme: str, index: str) -> str:
     return f"{head}{START}\n\n{index}\n\n{END}{tail}"
 
 
+def row_tests(row_ids: list[str], threats: Path = THREATS) -> list[str]:
+    """The test node ids named by each of ``row_ids``; ValueError naming an unknown row."""
+    tests: dict[str, list[str]] = {}
+    for path in sorted(threats.glob("*.md")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if len(cells) == 6 and ROW_ID.match(cells[0]):
+                tests[cells[0]] = NODE.findall(cells[5])
+    unknown = [r for r in row_ids if r not in tests]
+    if unknown:
+        raise ValueError(f"no threat row {', '.join(unknown)} in {threats}")
+    return list(dict.fromkeys(node for r in row_ids for node in tests[r]))
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["--tests"]:
+        try:
+            print(" ".join(row_tests(argv[1:])))
+        except ValueError as exc:
+            print(exc, file=sys.stderr)
+            return 2
+        return 0
     index = render(read_rows())
     if "--write" in argv:
         README.write_text(replace_index(README.read_text(encoding="utf-8"), index), "utf-8")

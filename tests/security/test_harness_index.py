@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "threat-model" / "README.md"
 CITED = re.compile(r"\bT-[A-Z]{3}-\d{2}\b")
@@ -70,3 +72,14 @@ def test_write_replaces_only_the_marked_index() -> None:
     assert index.replace_index(readme, "new") == (
         "intro\n<!-- INDEX-START -->\n\nnew\n\n<!-- INDEX-END -->\noutro\n"
     )
+
+
+def test_row_tests_lists_a_rows_node_ids(tmp_path: Path) -> None:
+    index = load_index()
+    (tmp_path / "xmpp.md").write_text(TABLE, encoding="utf-8")
+    assert index.row_tests(["T-XMP-02", "T-XMP-01"], tmp_path) == [
+        "tests/x.py::test_b",
+        "tests/x.py::test_a",
+    ]
+    with pytest.raises(ValueError, match="no threat row T-XMP-99"):
+        index.row_tests(["T-XMP-99"], tmp_path)
