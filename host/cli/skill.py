@@ -31,10 +31,9 @@ from host.skills.registry import MANIFEST_FILE, Skill, SkillRegistry, load_skill
 from host.skills.sign import (
     keygen,
     load_private,
-    read_signature,
     sign_module,
     signature_path,
-    verify_signature,
+    verify_skill,
 )
 from host.skills.testing import Runner, run_examples, warm_runner
 
@@ -246,8 +245,12 @@ def cmd_sign(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     skill = load_skill(args.dir)
-    data = skill.read_module()
-    trusted = [p.read_text(encoding="ascii") for p in args.trust]
-    signer = verify_signature(data, read_signature(signature_path(skill.module_path)), trusted)
+    trusted = []
+    for path in args.trust:
+        try:
+            trusted.append(path.read_text(encoding="ascii"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SkillError(f"cannot read public key {path}: {exc}") from None
+    signer = verify_skill(skill, trusted)
     print(f"{skill.name}: signed by trusted key {signer}")
     return 0

@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from host.errors import SkillError
+from host.skills.registry import Skill
 
 PUBLIC_PREFIX = "airlock-ed25519"
 CONTEXT = b"airlock-skill-signature-v1\n"  # domain separation: never valid for anything else
@@ -174,3 +175,10 @@ def verify_signature(
             continue
         return signature.key_id
     raise SkillError(f"signature by key {signature.key_id} does not verify: forged or corrupted")
+
+
+def verify_skill(skill: Skill, trusted_keys: Iterable[str | Ed25519PublicKey]) -> str:
+    """Verify a built skill: its module against its lock, then its ``.sig`` against
+    ``trusted_keys``; return the signer's key id (SkillError otherwise)."""
+    data = skill.read_module()
+    return verify_signature(data, read_signature(signature_path(skill.module_path)), trusted_keys)
