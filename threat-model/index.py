@@ -56,6 +56,7 @@ BOUNDARY_OF_ROW = {
     "T-PRS-10": "B3",
     "T-PRS-11": "B4",
     "T-PRS-12": "B1",
+    "T-PRS-13": "B2",
 }
 # The area tables the threat model expects, by boundary (threats/README.md names the areas).
 EXPECTED_TABLES = {
