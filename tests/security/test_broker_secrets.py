@@ -130,3 +130,23 @@ def test_secret_from_environ_and_repr_hides_values() -> None:
     assert KEY not in repr(secrets)
     with pytest.raises(ConfigError, match=r"should come from \$MISSING, which is not set"):
         StaticSecrets.from_environ({"X_KEY": "MISSING"}, {})
+
+
+def test_secret_reflected_into_a_lowercased_host_name_is_redacted() -> None:
+    # Host names are normalized to lower case; the redaction must still catch the secret.
+    key = "SkLiveABCDEF0123456789"
+
+    def bounce(seen: Seen) -> tuple[int, dict[str, str], bytes]:
+        token = seen.headers.get("authorization", "").removeprefix("Bearer ")
+        return 302, {"location": f"http://{token}.collector.example/"}, b""
+
+    audit = MemoryAudit()
+    with http_server({"/go": bounce}) as srv:
+        reply = call(broker(srv.port, audit, {"SEARCH_API_KEY": key}), url=f"{srv.base}/go",
+                     secret_headers=AUTH)  # fmt: skip
+    code, message = error_of(reply)
+    assert code == "not_granted"
+    assert message == (
+        "http://[redacted:SEARCH_API_KEY].collector.example:80 is not granted to this run"
+    )
+    assert key.lower() not in audit.dump().lower()
