@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.prosody import PLAIN_DOMAIN, Prosody
+from tests.fixtures.prosody import Prosody
 from tests.fixtures.scripts import scripted
 from tests.fixtures.xmpp import WAIT, humans, running_service, service_config
 
@@ -30,21 +30,6 @@ def test_client_mode_over_starttls_with_scram(prosody: Prosody, tmp_path: Path) 
             assert await alice.ask(svc.jid, "over tls") == "You said: over tls"
             status = await alice.ask(svc.jid, "/status")
             assert ", client mode, model scripted." in status
-
-    asyncio.run(main())
-
-
-def test_server_without_starttls_is_refused_before_auth(prosody: Prosody, tmp_path: Path) -> None:
-    async def main() -> None:
-        config = service_config(
-            prosody, tmp_path, mode="client", server={"jid": f"bot@{PLAIN_DOMAIN}"}
-        )
-        async with running_service(config, scripted(ECHO), wait_ready=False) as svc:
-            await asyncio.wait_for(svc.failed.wait(), WAIT)
-            assert svc.fatal is not None
-            assert svc.fatal.startswith("the server did not offer STARTTLS")
-            assert svc.stream.authenticated is False
-            assert svc.stream.plugin["feature_mechanisms"].mech is None
 
     asyncio.run(main())
 
