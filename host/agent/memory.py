@@ -37,6 +37,7 @@ PROFILE_FILES = ("user.md", "memory.md")
 MAX_PROFILE_CHARS = 16_000
 # One history line longer than this is not one of ours: it is skipped when reading.
 MAX_LINE_BYTES = 1_100_000
+TAIL_BLOCK = 64 * 1024  # history is read backwards in blocks of this size
 
 
 class Turn(BaseModel):
@@ -78,13 +79,17 @@ class Conversation:
             f.write(turn.model_dump_json() + "\n")
 
     def turns(self, limit: int) -> list[Turn]:
-        """The last ``limit`` turns of the current session; unreadable lines are skipped."""
+        """The last ``limit`` turns of the current session; unreadable lines are skipped.
+
+        Only the tail of the file is read, so a long session costs the same per message as a
+        short one.
+        """
         try:
-            raw = self.history_path.read_bytes()
+            raw = _tail_lines(self.history_path, limit)
         except FileNotFoundError:
             return []
         out: list[Turn] = []
-        for line in raw.splitlines()[-limit:]:
+        for line in raw:
             if not line.strip() or len(line) > MAX_LINE_BYTES:
                 continue
             try:
@@ -149,6 +154,24 @@ class Conversation:
     def profile_file(self, name: str) -> str:
         """This conversation's ``user.md`` or ``memory.md`` (``""`` when absent)."""
         return _read_capped(self.dir / name)
+
+
+def _tail_lines(path: Path, limit: int) -> list[bytes]:
+    """The last ``limit`` lines of ``path``, reading backwards in blocks; never more than
+    ``limit * MAX_LINE_BYTES`` bytes."""
+    with path.open("rb") as f:
+        end = f.seek(0, os.SEEK_END)
+        pos, data = end, b""
+        budget = limit * MAX_LINE_BYTES
+        while pos > 0 and data.count(b"\n") <= limit and end - pos < budget:
+            step = min(TAIL_BLOCK, pos)
+            pos -= step
+            f.seek(pos)
+            data = f.read(step) + data
+    lines = data.splitlines()
+    if pos > 0 and lines:
+        lines = lines[1:]  # the first line may be cut; it is older than the window anyway
+    return lines[-limit:]
 
 
 def _read_capped(path: Path) -> str:

@@ -108,3 +108,13 @@ def test_profile_files_are_in_prompt_and_capped(tmp_path: Path) -> None:
     prompt = system_prompt(conv, agent_name="Bot", room=None)
     assert "## About the user\nAlice, prefers French." in prompt
     assert prompt.count("z") == 16_000
+
+
+def test_turns_reads_only_the_tail_of_a_long_session(tmp_path: Path) -> None:
+    conv = MemoryStore(tmp_path, idle_timeout_mins=0).conversation("a@x")
+    for i in range(3000):
+        conv.append(turn(f"message {i} " + "x" * 50))
+    last = conv.turns(5)
+    assert [t.text.split()[1] for t in last] == ["2995", "2996", "2997", "2998", "2999"]
+    assert [t.text.split()[1] for t in conv.turns(5000)][:2] == ["0", "1"]
+    assert len(conv.turns(5000)) == 3000
