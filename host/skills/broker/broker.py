@@ -13,6 +13,7 @@ import base64
 import binascii
 import codecs
 import contextlib
+import functools
 import hashlib
 import json
 import re
@@ -71,6 +72,13 @@ FORBIDDEN_HEADERS = frozenset(
     }
 )
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+
+@functools.cache
+def _default_tls() -> ssl.SSLContext:
+    """The system's trust store, loaded once per process (tens of ms), shared by every run:
+    a context is safe to share between threads and no run can change it."""
+    return ssl.create_default_context()
 
 
 class Refusal(Exception):
@@ -169,7 +177,7 @@ class Broker:
         deadline = time.monotonic() + self._timeout_s
         timeout = httpx.Timeout(self._timeout_s, connect=min(CONNECT_TIMEOUT_S, self._timeout_s))
         if self._ssl is None:
-            self._ssl = ssl.create_default_context()
+            self._ssl = _default_tls()
         with httpx.Client(
             verify=self._ssl, trust_env=False, follow_redirects=False, timeout=timeout
         ) as client:
