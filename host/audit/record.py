@@ -32,7 +32,8 @@ TIME = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$"
 
 
 class AuditEvent(StrEnum):
-    """The events Airlock writes, in the order one request produces them."""
+    """Events the pipeline writes, in the order one request produces them (the confirmation
+    subsystem and the broker add their own ``confirm.*`` and ``broker.*`` events)."""
 
     REQUEST_RECEIVED = "request.received"
     REQUEST_INVALID = "request.invalid"
@@ -41,7 +42,6 @@ class AuditEvent(StrEnum):
     CONFIRM_ANSWERED = "confirm.answered"
     CONFIRM_EXPIRED = "confirm.expired"
     RUN_STARTED = "run.started"
-    RUN_HOST_CALL = "run.host_call"
     RUN_RESULT = "run.result"
     ERROR = "error"
     POLICY_LOADED = "policy.loaded"

@@ -9,6 +9,7 @@ refuses with a :class:`PolicyError` on the first error.
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 import re
 import stat
@@ -45,6 +46,7 @@ MAX_FILE_BYTES = 1024 * 1024
 MAX_FILES = 256  # one file per team or per skill family is plenty
 MAX_RULES = 20_000  # the engine is benchmarked to 10,000; beyond twice that, split the host
 
+_log = logging.getLogger("airlock.policy")
 _TOML_LINE = re.compile(r"at line (\d+)")
 _KNOWN_KEYS = sorted(
     {
@@ -467,4 +469,6 @@ def load_policy_dir(directory: Path, manifests: Mapping[str, Manifest] | None = 
             str(first),
             hint=f"run `airlock policy check {directory}` to list every problem{more}",
         )
+    for warning in policy.warnings:
+        _log.warning("%s", warning)
     return policy

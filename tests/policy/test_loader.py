@@ -136,9 +136,12 @@ def test_different_effects_may_overlap(write_policy: PolicyWriter) -> None:
     assert messages(directory) == []
 
 
-def test_unsafe_allow_destructive_loads_with_a_warning(write_policy: PolicyWriter) -> None:
+def test_unsafe_allow_destructive_loads_with_a_warning(
+    write_policy: PolicyWriter, caplog: pytest.LogCaptureFixture
+) -> None:
     directory = write_policy(ALLOW_ECHO + "unsafe_allow_destructive = true\n")
     policy = load_policy_dir(directory)
+    assert [r.getMessage() for r in caplog.records] == [str(w) for w in policy.warnings]
     assert [str(w).split(": ", 1)[1] for w in policy.warnings] == [
         "warning: rule `echo` allows destructive skills without confirmation "
         "(unsafe_allow_destructive)"
