@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import difflib
 import logging
-import os
 import re
 import stat
 import tomllib
@@ -24,11 +23,11 @@ from pydantic import BaseModel, ValidationError
 from host.audit.canonical import sha256_json
 from host.errors import PolicyError
 from host.policy import schema
-from host.policy.constraints import compile_constraint
-from host.policy.rules import ApproverRule, RequesterSet, Rule
-from host.policy.schema import INLINE_SECRET, PolicyDoc, RuleDoc, check_host_path
+from host.policy.compile import RuleProblem, compile_rule
+from host.policy.lint import cross_checks, warnings_for
+from host.policy.rules import Rule
+from host.policy.schema import INLINE_SECRET, PolicyDoc, RuleDoc
 from host.policy.source import Finding, SourceIndex
-from host.request.jid import parse_bare_jid
 from host.skills.manifest import Manifest
 
 __all__ = [
@@ -70,14 +69,6 @@ class PolicySet:
     warnings: tuple[Finding, ...] = ()
 
 
-class _Problem(Exception):
-    """A rule-compilation problem; ``needle`` is text to find its line by."""
-
-    def __init__(self, message: str, needle: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.message, self.needle, self.hint = message, needle, hint
-
-
 def _arrays_as_tuples(value: Any) -> Any:
     """TOML arrays come back as lists; the strict models take tuples (immutable rules)."""
     if isinstance(value, list):
@@ -112,89 +103,6 @@ def _pydantic_findings(
             message = f"`{'.'.join(inner)}`: {message}"
         out.append(Finding(path, index.line_of(loc), label + message, hint))
     return out
-
-
-def _requesters(entries: tuple[str, ...], groups: dict[str, tuple[str, ...]]) -> RequesterSet:
-    anyone, jids, domains, rooms = False, set(), set(), set()
-    pending = list(entries)
-    seen: set[str] = set()
-    while pending:
-        entry = pending.pop()
-        if entry in seen:
-            continue  # groups are flat (the schema refuses nesting); this is a second guard
-        seen.add(entry)
-        try:
-            if entry == "*":
-                anyone = True
-            elif entry.startswith("group:"):
-                name = entry.removeprefix("group:")
-                if name not in groups:
-                    raise _Problem(f"unknown group `{name}`", entry, "define it under [groups]")
-                pending.extend(groups[name])
-            elif entry.startswith("domain:"):
-                domains.add(parse_bare_jid(entry.removeprefix("domain:")))
-            elif entry.startswith("room:"):
-                rooms.add(parse_bare_jid(entry.removeprefix("room:")))
-            else:
-                jids.add(parse_bare_jid(entry))
-        except ValueError as exc:
-            raise _Problem(f"requester {entry!r}: {exc}", entry) from None
-    return RequesterSet(anyone, frozenset(jids), frozenset(domains), frozenset(rooms))
-
-
-def _approvers(doc: RuleDoc, groups: dict[str, tuple[str, ...]]) -> ApproverRule | None:
-    if doc.confirm is None:
-        return None
-    include_requester, jids = False, []
-    for entry in doc.confirm.approvers:
-        members = [entry]
-        if entry.startswith("group:"):
-            members = list(groups.get(entry.removeprefix("group:"), ()))
-            if not members:
-                raise _Problem(f"approver group {entry!r} is undefined or empty", entry)
-        for member in members:
-            if member == "requester":
-                include_requester = True
-                continue
-            try:
-                jid = parse_bare_jid(member)
-            except ValueError as exc:
-                raise _Problem(f"approver {member!r}: {exc}", member) from None
-            if "@" not in jid or member.startswith(("domain:", "room:", "*")):
-                raise _Problem(
-                    f"approver {member!r} is not one person's bare JID",
-                    member,
-                    'approvers are exact JIDs (or "requester"): a domain or room would let '
-                    "anyone there approve",
-                )
-            jids.append(jid)
-    approvers = ApproverRule(
-        include_requester, tuple(dict.fromkeys(jids)), doc.confirm.required, doc.confirm.expires_s
-    )
-    possible = len(approvers.jids) + (1 if include_requester else 0)
-    if doc.confirm.required > possible:
-        raise _Problem(
-            f"`required` = {doc.confirm.required} but only {possible} approvers are named",
-            "required",
-        )
-    return approvers
-
-
-def _check_dirs(doc: RuleDoc, policy_dir: Path) -> None:
-    for label, given in doc.grant.dirs.items():
-        real = os.path.realpath(given.path)
-        try:
-            check_host_path(real)
-        except ValueError as exc:
-            raise _Problem(
-                f"dir `{label}` resolves through a symlink to {real}: {exc}", given.path
-            ) from None
-        if policy_dir.is_relative_to(real):
-            raise _Problem(
-                f"dir `{label}` ({given.path}) contains the policy directory {policy_dir}",
-                given.path,
-                "a skill must never see (or rewrite) the policy that governs it",
-            )
 
 
 def _read(path: Path) -> tuple[bytes | None, Finding | None]:
@@ -274,136 +182,22 @@ def _load_file(
             continue
         start = index.rule_line(i)
         try:
-            _check_dirs(doc, policy_dir)
             rules.append(
-                Rule(
-                    id=doc.id,
+                compile_rule(
+                    doc,
+                    top.groups,
                     file=path,
                     line=start,
                     order=first_order + len(rules),
-                    effect=doc.effect,
-                    reason=doc.reason,
-                    skills=doc.skills,
-                    requesters=_requesters(doc.requesters, top.groups),
-                    origins=frozenset(doc.origins),
-                    constraints=tuple(compile_constraint(n, c) for n, c in doc.args.items()),
-                    grant=doc.grant,
-                    approvers=_approvers(doc, top.groups),
-                    rate=doc.rate,
-                    unsafe_allow_destructive=doc.unsafe_allow_destructive,
+                    policy_dir=policy_dir,
                 )
             )
-        except _Problem as problem:
+        except RuleProblem as problem:
             line = index.line_containing(start, problem.needle)
             findings.append(
                 Finding(path, line, f"rule `{doc.id}`: {problem.message}", problem.hint)
             )
     return rules, findings
-
-
-def _cross_checks(rules: list[Rule]) -> list[Finding]:
-    """Duplicate ids, and rules that an earlier rule of the same effect makes unreachable."""
-    findings: list[Finding] = []
-    seen: dict[str, Rule] = {}
-    by_skill: dict[str, list[Rule]] = {}
-    with_globs: list[Rule] = []
-    for rule in rules:
-        if rule.id in seen:
-            first = seen[rule.id]
-            findings.append(
-                Finding(
-                    rule.file,
-                    rule.line,
-                    f"rule id `{rule.id}` is already used at {first.file}:{first.line}",
-                    "rule ids must be unique across the set",
-                )
-            )
-        seen.setdefault(rule.id, rule)
-        earlier = list(with_globs)
-        if not rule.glob_skills:
-            for skill in rule.exact_skills:
-                earlier += by_skill.get(skill, [])
-        for prior in sorted(set(earlier), key=lambda r: r.order):
-            if prior.effect == rule.effect and prior.covers(rule):
-                findings.append(
-                    Finding(
-                        rule.file,
-                        rule.line,
-                        f"rule `{rule.id}` can never decide: the earlier rule `{prior.id}` "
-                        f"({prior.file.name}:{prior.line}) has the same effect ({rule.effect}) and "
-                        f"matches every request `{rule.id}` matches",
-                        f"remove `{rule.id}`, move it before `{prior.id}`, or narrow `{prior.id}`",
-                    )
-                )
-                break
-        if rule.glob_skills:
-            with_globs.append(rule)
-        for skill in rule.exact_skills:
-            by_skill.setdefault(skill, []).append(rule)
-    return findings
-
-
-def _warnings(rules: list[Rule], manifests: Mapping[str, Manifest] | None) -> list[Finding]:
-    out = []
-    for rule in rules:
-        if rule.unsafe_allow_destructive:
-            out.append(
-                Finding(
-                    rule.file,
-                    rule.line,
-                    f"rule `{rule.id}` allows destructive skills "
-                    "without confirmation (unsafe_allow_destructive)",
-                    severity="warning",
-                )
-            )
-        if any(h.unsafe_allow_private for h in rule.grant.http):
-            out.append(
-                Finding(
-                    rule.file,
-                    rule.line,
-                    f"rule `{rule.id}` lets the broker reach "
-                    "private addresses (unsafe_allow_private)",
-                    severity="warning",
-                )
-            )
-        if manifests is None:
-            continue
-        matched = [m for name, m in manifests.items() if rule.skill_matches(name)]
-        if not matched:
-            out.append(
-                Finding(
-                    rule.file,
-                    rule.line,
-                    f"rule `{rule.id}` matches no installed skill ({', '.join(rule.skills)})",
-                    severity="warning",
-                )
-            )
-        labels = {d.name for m in matched for d in m.capabilities.dirs}
-        for label in sorted(set(rule.grant.dirs) - labels):
-            if matched:
-                out.append(
-                    Finding(
-                        rule.file,
-                        rule.line,
-                        f"rule `{rule.id}` grants dir "
-                        f"`{label}` that none of its skills declares; it is never given",
-                        severity="warning",
-                    )
-                )
-        if rule.effect == "allow" and not rule.unsafe_allow_destructive:
-            for m in matched:
-                if m.destructive:
-                    out.append(
-                        Finding(
-                            rule.file,
-                            rule.line,
-                            f"rule `{rule.id}` allows "
-                            f"destructive skill {m.name}: it will still ask the "
-                            "requester to confirm",
-                            severity="warning",
-                        )
-                    )
-    return out
 
 
 def lint_policy_dir(
@@ -447,9 +241,9 @@ def lint_policy_dir(
         if len(rules) > MAX_RULES:
             findings.append(Finding(path, 1, f"the set has more than {MAX_RULES} rules"))
             break
-    findings += _cross_checks(rules)
+    findings += cross_checks(rules)
     errors = [f for f in findings if f.severity == "error"]
-    warnings = _warnings(rules, manifests)
+    warnings = warnings_for(rules, manifests)
     if errors:
         return None, errors + warnings
     digest = sha256_json({"v": 1, "files": digests})
