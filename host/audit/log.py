@@ -20,6 +20,7 @@ end.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 import threading
@@ -123,15 +124,31 @@ class AuditLog:
         self._pending: list[tuple[int, str, bytes]] = []
         self._flushing = False
         self._failure: str | None = None
-        self._seq, self._head = self._recover()
-        self._durable = self._seq - 1
         try:
-            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
             self._ckpt = os.open(
                 checkpoint_path(path), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600
             )
         except OSError as exc:
             raise AuditError(f"cannot open audit log {path}: {exc.strerror}") from None
+        try:
+            # One writer per log: a second one would fork the chain. The lock lives on the
+            # checkpoint file, which (unlike the log) is never renamed by rotation.
+            fcntl.flock(self._ckpt, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(self._ckpt)
+            raise AuditError(
+                f"audit log {path} is already open for writing (by this or another process)",
+                hint="each host needs its own audit log file",
+            ) from None
+        try:
+            self._seq, self._head = self._recover()
+            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except (OSError, AuditError) as exc:
+            os.close(self._ckpt)
+            if isinstance(exc, AuditError):
+                raise
+            raise AuditError(f"cannot open audit log {path}: {exc.strerror}") from None
+        self._durable = self._seq - 1
         self._size = os.fstat(self._fd).st_size
         self._last_written = (self._seq - 1, self._head)
         if self._seq > 0:

@@ -126,3 +126,11 @@ def test_opening_a_torn_log_is_refused(tmp_path: Path) -> None:
 def test_unwritable_directory_is_an_audit_error(tmp_path: Path) -> None:
     with pytest.raises(AuditError, match="cannot open audit log"):
         AuditLog(tmp_path / "missing" / "audit.jsonl")
+
+
+def test_a_second_writer_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    with AuditLog(path), pytest.raises(AuditError, match="is already open for writing"):
+        AuditLog(path)
+    with AuditLog(path) as again:  # released on close
+        assert again.head == (-1, GENESIS)
