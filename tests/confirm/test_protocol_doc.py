@@ -3,6 +3,7 @@ exactly what the core builds and accepts."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
@@ -11,6 +12,7 @@ from pathlib import Path
 from host.confirm import Channel, Decision, Reply, Target, parse_confirm_response, parse_form
 from host.confirm.elements import NS_DATA, q
 from host.confirm.wording import prompt_text
+from tests.confirm.fakes import DIGEST, MemoryAudit
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
 BLOCK = re.compile(r"```xml\n(.*?)```", re.DOTALL)
@@ -64,3 +66,26 @@ def test_documented_prompt_text_is_what_the_core_writes() -> None:
     (message,) = [m for m in all_elements("message") if m.find(q("confirm")) is not None]
     assert message.findtext("body") == expected
     assert message.findtext(f"{q('x', NS_DATA)}/{q('instructions', NS_DATA)}") == expected
+
+
+def test_appendix_wiring_example_runs(tmp_path: Path) -> None:
+    (code,) = re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), re.DOTALL)
+    sent: list[tuple[str, ...]] = []
+    body = "\n".join("    " + line if line else "" for line in code.splitlines())
+    namespace: dict[str, object] = {
+        "state_dir": str(tmp_path),
+        "audit_sink": MemoryAudit(),
+        "config_table": {"default_expiry_s": 300},
+        "digest": DIGEST,
+        "send": lambda to, body, *elements: sent.append((to, body)),
+        "respond": lambda to, text, element: sent.append((to, text, element.get("outcome"))),
+    }
+    # The example is written as the body of the pipeline's coroutine (it awaits wait()).
+    exec(f"async def example():\n{body}\n", namespace)  # noqa: S102 (our own document)
+    asyncio.run(namespace["example"]())  # type: ignore[operator]
+    prompt, answer = sent
+    assert prompt[0] == "user@example.com"
+    assert prompt[1].startswith("Delete notes/2026.md in your workspace? Reply yes or no")
+    assert answer[0] == "user@example.com"
+    assert answer[1].startswith("Approved action-")
+    assert answer[2] == "approved"
