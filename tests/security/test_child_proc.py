@@ -88,6 +88,24 @@ def test_child_cannot_signal_every_process_or_its_group(
         bystander.wait()
 
 
+@needs_scope
+def test_child_cannot_signal_through_a_pidfd(tmp_path: Path, hardening: str) -> None:
+    bystander = subprocess.Popen(
+        [sys.executable, "-c", BLOCK_SIGURG_AND_WAIT], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert bystander.stdout is not None
+        assert bystander.stdout.readline() == "ready\n"
+        params = {"pid": bystander.pid, "signal": int(signal.SIGURG)}
+        verdict = run_attack("pidfd_signal", make_grants(tmp_path).plan(), params, layers=hardening)
+        assert (verdict["ok"], verdict["errno"]) == (False, "EPERM")
+        assert verdict["stage"] == "pidfd_send_signal"
+        assert not _sigurg_pending(bystander.pid)
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
 @pytest.mark.parametrize("layers", ["cold", "warm", "seccomp"])
 def test_child_cannot_lower_another_process_limits(tmp_path: Path, layers: str) -> None:
     # The kernel lets a process change the rlimits of any process of its uid, and no Landlock

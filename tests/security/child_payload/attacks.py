@@ -111,6 +111,13 @@ def kill(p: dict[str, Any]) -> Any:
     return pid
 
 
+def pidfd_signal(p: dict[str, Any]) -> Any:
+    """Signal through a pidfd (pidfd_open + pidfd_send_signal) instead of kill()."""
+    fd = _step("pidfd_open", lambda: os.pidfd_open(p["pid"]))
+    _step("pidfd_send_signal", lambda: signal.pidfd_send_signal(fd, p["signal"]))
+    return "sent"
+
+
 def prlimit_other(p: dict[str, Any]) -> Any:
     """Starve another process of descriptors by lowering its RLIMIT_NOFILE."""
     _step("prlimit", lambda: resource.prlimit(p["pid"], resource.RLIMIT_NOFILE, (3, 3)))
@@ -254,6 +261,7 @@ ATTACKS: dict[str, Callable[[dict[str, Any]], Any]] = {
         udp_send,
         unix_connect,
         kill,
+        pidfd_signal,
         prlimit_other,
         renice_other,
         ptrace_parent,
