@@ -179,7 +179,8 @@ def install_run_filter() -> list[str]:
         (PR_SET_PDEATHSIG, "PR_SET_PDEATHSIG"),
         (PR_SET_DUMPABLE, "PR_SET_DUMPABLE"),
     ):
-        flt.add_rule(sc.ERRNO(errno.EPERM), "prctl", sc.Arg(0, sc.EQ, option))
+        # prctl's option is an int: the kernel ignores the upper 32 bits, so must the filter
+        flt.add_rule(sc.ERRNO(errno.EPERM), "prctl", sc.Arg(0, sc.MASKED_EQ, 0xFFFFFFFF, option))
         denied.append(f"prctl {name}")
     flt.load()
     return denied

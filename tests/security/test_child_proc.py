@@ -213,8 +213,14 @@ def test_child_raw_socket_refused_by_dropped_capabilities_alone(tmp_path: Path) 
     assert (verdict["ok"], verdict["errno"], verdict["stage"]) == (False, "EPERM", "socket")
 
 
-def test_child_cannot_disarm_its_parent_death_signal(tmp_path: Path, hardening: str) -> None:
-    verdict = run_attack("clear_death_signal", make_grants(tmp_path).plan(), layers=hardening)
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="uses the x86_64 prctl number")
+@pytest.mark.parametrize("high_bits", [0, 1 << 32])
+def test_child_cannot_disarm_its_parent_death_signal(
+    tmp_path: Path, hardening: str, high_bits: int
+) -> None:
+    plan = make_grants(tmp_path).plan()
+    params = {"high_bits": high_bits}
+    verdict = run_attack("clear_death_signal", plan, params, layers=hardening)
     assert (verdict["ok"], verdict["errno"], verdict["stage"]) == (False, "EPERM", "prctl")
 
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sandbox.harden import privileges
-from sandbox.harden._libc import prctl
+from sandbox.harden._libc import prctl, syscall
 
 
 class Refused(Exception):
@@ -211,8 +211,13 @@ def sleep_forever(p: dict[str, Any]) -> Any:
 
 
 def clear_death_signal(p: dict[str, Any]) -> Any:
-    """Disarm the parent-death signal, to outlive the supervisor."""
-    _step("prctl", lambda: prctl(privileges.PR_SET_PDEATHSIG, 0))
+    """Disarm the parent-death signal, to outlive the supervisor.
+
+    With ``high_bits``, the raw system call carries junk above the int-sized option, which the
+    kernel ignores (x86_64 only: prctl is system call 157 there).
+    """
+    option = privileges.PR_SET_PDEATHSIG | p.get("high_bits", 0)
+    _step("prctl", lambda: syscall(157, option, 0, 0, 0, 0))
     return privileges.parent_death_signal()
 
 
