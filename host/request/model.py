@@ -62,7 +62,10 @@ class CapabilityRequest(BaseModel):
     def _aware(cls, v: datetime) -> datetime:
         if v.tzinfo is None or v.utcoffset() is None:
             raise ValueError("time must carry a timezone (UTC)")
-        return v.astimezone(UTC)
+        try:
+            return v.astimezone(UTC)
+        except OverflowError:  # e.g. year 9999 with a negative offset
+            raise ValueError("time is out of range") from None
 
 
 def _first_error(exc: ValidationError) -> str:

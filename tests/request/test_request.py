@@ -127,6 +127,11 @@ def test_time_without_zone_is_refused() -> None:
         parse(time="2026-01-01T00:00:00")
 
 
+def test_time_beyond_the_calendar_is_refused() -> None:
+    with pytest.raises(RequestError, match="time is out of range"):
+        parse(time="9999-12-31T23:59:59-23:59")
+
+
 def test_generic_caps_run_before_the_schema() -> None:
     limits = ArgumentLimits(max_string=10)
     with pytest.raises(RequestError) as info:
