@@ -29,7 +29,7 @@ def strip_mention(text: str, nick: str) -> str | None:
         return text[lead.end() :].strip()
     at = re.search(rf"(?<![\w@]){'@'}{n}(?!\w)", text, re.IGNORECASE)
     if at:
-        return (text[: at.start()] + text[at.end() :]).strip()
+        return (text[: at.start()].rstrip() + " " + text[at.end() :].lstrip()).strip()
     return None
 
 
