@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from host.audit.sink import JsonValue
-from host.confirm import ConfirmationService, ConfirmationStore, Settings
+from host.confirm import Asked, ConfirmationService, ConfirmationStore, Settings
 from host.errors import AuditError
 
 T0 = datetime(2026, 2, 8, 18, 55, tzinfo=UTC)
@@ -69,7 +69,7 @@ def open_service(
     )
 
 
-def ask(service: ConfirmationService, **overrides: object):  # type: ignore[no-untyped-def]
+def ask(service: ConfirmationService, **overrides: object) -> Asked:
     """Ask with sensible defaults: Alice requests, Alice approves, delete a file."""
     values: dict[str, object] = {
         "request_id": "req-1",
