@@ -1,8 +1,8 @@
 """Defensive redaction of audit data: secrets must never reach the log.
 
 Callers are expected not to pass secrets at all; this is the second line. Two rules: any string
-containing a known secret value has that value replaced, and any value under a key whose name
-says it is a credential (``password``, ``token``, ``api_key``...) is replaced whole.
+containing a known secret value has that value replaced, and any string under a key that names
+one credential (``password``, ``token``, ``api_key``, ``authorization``...) is replaced whole.
 """
 
 from __future__ import annotations
@@ -14,8 +14,12 @@ from typing import Any
 __all__ = ["REDACTED", "Redactor"]
 
 REDACTED = "[redacted]"
+# A key that names one credential value ("password", "api_key", "x_auth_token"), not a list of
+# names ("secrets": ["SEARCH_API_KEY"] stays readable: auditors need to see which were used).
 SECRET_KEY = re.compile(
-    r"(secret|token|passw|api_?key|private_?key|credential|authorization)", re.I
+    r"^(.*[_-])?(password|passwd|passphrase|token|api_?key|secret|private_?key|credentials?"
+    r"|authorization|cookie)$",
+    re.I,
 )
 # Values shorter than this would redact ordinary words; real secrets are longer.
 MIN_SECRET_LENGTH = 6
@@ -31,7 +35,7 @@ class Redactor:
 
     def redact(self, value: Any, key: str = "") -> Any:
         """A copy of ``value`` with secrets replaced by ``[redacted]``."""
-        if key and SECRET_KEY.search(key) and value is not None:
+        if key and isinstance(value, str) and SECRET_KEY.match(key):
             return REDACTED
         if isinstance(value, str):
             for secret in self._values:

@@ -50,6 +50,30 @@ def test_secrets_are_redacted(tmp_path: Path) -> None:
     assert data == {"url": "https://x/?key=[redacted]", "api_key": "[redacted]", "n": 1}
 
 
+def test_secret_names_stay_readable(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    with AuditLog(path) as log:
+        log.record(
+            "policy.decision",
+            request_id="r",
+            data={
+                "grant": {"secrets": ["SEARCH_API_KEY"]},
+                "secret_names": ["A"],
+                "tokens": 3,
+                "x_auth_token": "abc",
+                "Authorization": "Bearer abc",
+            },
+        )
+    data = json.loads(path.read_text())["data"]
+    assert data == {
+        "grant": {"secrets": ["SEARCH_API_KEY"]},
+        "secret_names": ["A"],
+        "tokens": 3,
+        "x_auth_token": "[redacted]",
+        "Authorization": "[redacted]",
+    }
+
+
 def test_oversized_record_and_bad_event_are_refused(tmp_path: Path) -> None:
     with AuditLog(tmp_path / "audit.jsonl") as log:
         with pytest.raises(AuditError, match=r"is \d+ bytes; the cap is 65536"):
