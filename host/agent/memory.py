@@ -37,7 +37,7 @@ PROFILE_FILES = ("user.md", "memory.md")
 MAX_PROFILE_CHARS = 16_000
 # One history line longer than this is not one of ours: it is skipped when reading.
 MAX_LINE_BYTES = 1_100_000
-TAIL_BLOCK = 64 * 1024  # history is read backwards in blocks of this size
+TAIL_BLOCK = 8 * 1024  # history is read backwards in blocks of this size (~40 short turns)
 
 
 class Turn(BaseModel):
