@@ -1,8 +1,9 @@
 """The effective grant: exactly what one sandboxed run gets.
 
 A grant only ever comes from policy, narrowed by what the skill's manifest declares (the
-intersection of both, see :func:`host.policy.intersect.effective_grant`). The sandbox receives a grant turned into
-a :class:`sandbox.spec.RunSpec` by :meth:`Grant.run_spec`; nothing else reaches it.
+intersection of both, see :func:`host.policy.intersect.effective_grant`). The sandbox receives
+a grant turned into a :class:`sandbox.spec.RunSpec` by :meth:`Grant.run_spec`; nothing else
+reaches it.
 """
 
 from __future__ import annotations
