@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from sandbox.harden import landlock
+from sandbox.harden import landlock, runtime_read_paths
 from tests.security.child_payload import run_snippet
 
 ABI = landlock.abi_version()
@@ -109,3 +110,15 @@ except OSError as exc:
 """)
     assert result == 13
     assert (ro / "keep.txt").read_text() == "content"
+
+
+def test_runtime_read_paths_are_few_and_exclude_the_checkout() -> None:
+    paths = runtime_read_paths()
+    repo = Path(__file__).resolve().parents[2]
+    assert all(p.is_absolute() and p.exists() for p in paths)
+    assert not any(a != b and b.is_relative_to(a) for a in paths for b in paths)  # none nested
+    assert repo not in paths
+    assert not any((repo / "tests").is_relative_to(p) for p in paths)
+    assert not any(Path("/etc/shadow").is_relative_to(p) for p in paths)
+    assert Path(f"/proc/{os.getpid()}") in paths
+    assert len(paths) <= 16

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.security.child_payload import PATHS, make_grants, run_attack, supported
+from tests.security.child_payload import PATHS, REPO, make_grants, run_attack, supported
 
 pytestmark = [
     pytest.mark.landlock,
@@ -162,3 +162,13 @@ def test_child_cannot_hard_link_secret_into_rw_grant(tmp_path: Path, hardening: 
     verdict = run_attack("hard_link", g.plan(), params, layers=hardening)
     assert (verdict["ok"], verdict["errno"], verdict["stage"]) == (False, "EXDEV", "link")
     assert not (g.rw / "loot.txt").exists()
+
+
+def test_child_cannot_read_the_checkout_around_the_code(tmp_path: Path, hardening: str) -> None:
+    # The runtime may read Airlock's sandbox/ and host/ packages, not the checkout holding them
+    # (where a deployment keeps its config, state and keys).
+    config = REPO / "pyproject.toml"
+    verdict = run_attack(
+        "read_file", make_grants(tmp_path).plan(), {"path": str(config)}, layers=hardening
+    )
+    assert (verdict["ok"], verdict["errno"], verdict["stage"]) == (False, "EACCES", "open")
