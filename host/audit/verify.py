@@ -131,7 +131,9 @@ def verify_series(
     expected_seq: int | None = None if partial else 0
     head = GENESIS
     count = 0
-    wanted = {a.seq: a for a in anchors}
+    wanted: dict[int, list[Anchor]] = {}
+    for a in anchors:
+        wanted.setdefault(a.seq, []).append(a)
     last_file, last_line = (files[-1] if files else Path("-")), 0
     for path, number, raw in iter_records(files):
         last_file, last_line = path, number
@@ -149,15 +151,15 @@ def verify_series(
                 count, (expected_seq or 0) - 1, head, Problem(path, number, seq, why)
             )
         assert record is not None
-        anchor = wanted.pop(record.seq, None)
-        if anchor is not None and anchor.hash != record.hash:
-            why = f"the hash differs from the anchor in {anchor.source}: the record was rewritten"
-            return VerifyReport(count, record.seq - 1, head, Problem(path, number, seq, why))
+        for anchor in wanted.pop(record.seq, []):
+            if anchor.hash != record.hash:
+                why = f"the hash differs from the anchor in {anchor.source}: it was rewritten"
+                return VerifyReport(count, record.seq - 1, head, Problem(path, number, seq, why))
         if checkpoint is not None and record.seq == checkpoint.seq + 1:
             beyond = (path, number, record.seq)
         head, expected_seq, count = record.hash, record.seq + 1, count + 1
     last_seq = (expected_seq or 0) - 1
-    for anchor in sorted(wanted.values(), key=lambda a: a.seq):
+    for anchor in sorted((a for group in wanted.values() for a in group), key=lambda a: a.seq):
         if anchor.seq > last_seq:
             why = (
                 f"the series ends at seq {last_seq} but {anchor.source} records seq "
