@@ -149,10 +149,10 @@ def _expected(schema: dict[str, Any]) -> str:
     names = [kinds] if isinstance(kinds, str) else list(kinds or [])
     phrase = " or ".join(_TYPE_WORDS.get(str(n), str(n)) for n in names) or "a value"
     bounds = []
-    if "minLength" in schema:
-        bounds.append(f"at least {schema['minLength']} characters")
-    if "maxLength" in schema:
-        bounds.append(f"at most {schema['maxLength']} characters")
+    for key, word in (("minLength", "at least"), ("maxLength", "at most")):
+        if key in schema:
+            n = schema[key]
+            bounds.append(f"{word} {n} character{'' if n == 1 else 's'}")
     if "minimum" in schema:
         bounds.append(f"at least {schema['minimum']}")
     if "maximum" in schema:
