@@ -125,7 +125,7 @@ def main() -> int:
         cache = ModuleCache(Path(tmp) / "cache")
         results: dict[str, list[float]] = {}
         results["inprocess"] = measure("inprocess", inprocess(wasm), args.runs_scale)
-        with supervisor.Sandbox(zygotes=1, cache=cache) as box:
+        with supervisor.Sandbox(cache=cache) as box:  # the default pool, as the host uses it
             results["warm"] = measure("warm", lambda: box.run(spec).stdout, args.runs_scale)
         results["cold"] = measure(
             "cold", lambda: supervisor.run(spec, cache=cache).stdout, args.runs_scale

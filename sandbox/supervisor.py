@@ -214,7 +214,7 @@ class Sandbox:
         if zygotes < 1:
             raise SandboxError("a sandbox needs at least one zygote", hint="pass zygotes=1 or more")
         self.cache = (cache or ModuleCache()) if use_cache else None
-        self._pool: queue.LifoQueue[Zygote | None] = queue.LifoQueue()
+        self._pool: queue.Queue[Zygote | None] = queue.Queue()  # FIFO: spares get time to warm
         for _ in range(zygotes):
             self._pool.put(None)
         self._size = zygotes
