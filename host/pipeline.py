@@ -102,6 +102,21 @@ class Pipeline:
         self._secrets = secrets or StaticSecrets({})
         self._outputs = outputs
 
+    def announce_policy(self) -> str:
+        """Record ``policy.loaded`` (digest, directory, files, rule count) for the policy now in
+        force; call at start-up and after every successful reload. Returns the record hash."""
+        policy = self._engine.policy
+        return self._audit.record(
+            AuditEvent.POLICY_LOADED,
+            request_id=None,
+            data={
+                "policy_digest": policy.digest,
+                "directory": str(policy.directory),
+                "files": list(policy.files),
+                "rules": len(policy.rules),
+            },
+        )
+
     @property
     def manifests(self) -> Mapping[str, Manifest]:
         return {skill.name: skill.manifest for skill in self._registry}

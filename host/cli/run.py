@@ -100,6 +100,7 @@ def _run(args: argparse.Namespace) -> int:
         with AuditLog(args.audit) as audit:
             confirmer = TerminalConfirmer(audit, sys.stdin, sys.stderr)
             pipeline = Pipeline(engine, registry, audit, confirmer=confirmer)
+            pipeline.announce_policy()
             result = pipeline.handle(
                 args.skill, arguments, requester=args.as_jid, origin="cli", conversation_id="cli"
             )

@@ -93,7 +93,7 @@ def test_run_denied_exits_3(
 
 def test_run_invalid_exits_2(setup: tuple[Path, Path, Path]) -> None:
     assert run(setup, "echo", "--args", '{"text": 1}', "--as", "alice@example.org") == 2
-    assert events(setup[1]) == ["request.invalid"]
+    assert events(setup[1]) == ["policy.loaded", "request.invalid"]
 
 
 def test_run_confirm_without_a_terminal_is_not_confirmed(
@@ -104,7 +104,7 @@ def test_run_confirm_without_a_terminal_is_not_confirmed(
         run(setup, "fs.delete", "--args", '{"path": "old.txt"}', "--as", "alice@example.org") == 4
     )
     assert (setup[2] / "old.txt").exists()
-    assert events(setup[1]) == ["request.received", "policy.decision"]
+    assert events(setup[1]) == ["policy.loaded", "request.received", "policy.decision"]
 
 
 def test_run_confirm_for_other_approvers_must_go_through_xmpp(
@@ -126,6 +126,7 @@ def test_run_confirmed_on_the_terminal_deletes(
     )
     assert not (setup[2] / "old.txt").exists()
     assert events(setup[1]) == [
+        "policy.loaded",
         "request.received",
         "policy.decision",
         "confirm.asked",
