@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import signal
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -180,3 +182,22 @@ def test_limits_reach_the_child(runner: Runner, tmp_path: Path) -> None:
     spec = RunSpec(module=write_module(tmp_path, "spin"), limits=Limits(fuel=5_000_000))
     result = runner(spec)
     assert (result.status, result.fuel_used) == (Status.OUT_OF_FUEL, 5_000_000)
+
+
+def test_concurrent_warm_runs_from_threads(tmp_path: Path) -> None:
+    module = write_module(tmp_path, "args_env")
+    with Sandbox(zygotes=2, use_cache=False) as sandbox:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            specs = [RunSpec(module=module, args=(str(i),)) for i in range(8)]
+            results = list(pool.map(sandbox.run, specs))
+        assert [r.stdout for r in results] == [f"arg args_env.wasm\narg {i}\n" for i in range(8)]
+        assert stray_processes(sandbox) == set()
+
+
+def test_usable_from_asyncio(box: Sandbox, tmp_path: Path) -> None:
+    spec = RunSpec(module=write_module(tmp_path, "hello"))
+
+    async def main() -> list[RunResult]:
+        return list(await asyncio.gather(*(asyncio.to_thread(box.run, spec) for _ in range(3))))
+
+    assert [r.status for r in asyncio.run(main())] == [Status.OK] * 3
