@@ -228,11 +228,18 @@ class LimitsConfig(_Section):
 
 
 class AirlockPaths(_Section):
-    """``[airlock]``: where the policy, the skills and the audit log are."""
+    """``[airlock]``: where the policy, the skills, the audit log and confirmations are.
 
+    ``actions = false`` serves chat only: no policy is read and the agent offers no skills
+    (every tool call is refused). Otherwise the policy, skills and audit log must be usable.
+    """
+
+    actions: bool = True
     policy_dir: Path = Path("./policies")
     skills_dir: Path = Path("./skills_wasm")
     audit_path: Path = Path("./data/audit.jsonl")
+    # Pending confirmations survive a restart here (SQLite; several hosts may share it).
+    confirm_path: Path = Path("./data/confirmations.sqlite")
 
 
 class Config(_Section):
@@ -346,10 +353,13 @@ def _resolve_paths(config: Config, base: Path) -> Config:
     return config.model_copy(
         update={
             "memory": config.memory.model_copy(update={"path": r(config.memory.path)}),
-            "airlock": AirlockPaths(
-                policy_dir=r(config.airlock.policy_dir),
-                skills_dir=r(config.airlock.skills_dir),
-                audit_path=r(config.airlock.audit_path),
+            "airlock": config.airlock.model_copy(
+                update={
+                    "policy_dir": r(config.airlock.policy_dir),
+                    "skills_dir": r(config.airlock.skills_dir),
+                    "audit_path": r(config.airlock.audit_path),
+                    "confirm_path": r(config.airlock.confirm_path),
+                }
             ),
             "llm": llm.model_copy(update={"script": r(llm.script) if llm.script else None}),
             "server": server.model_copy(

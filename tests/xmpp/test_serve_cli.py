@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import os
 import signal
 import subprocess
@@ -12,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from host.cli.main import main
+from host.cli.serve import JsonFormatter
 from tests.fixtures.prosody import COMPONENT_SECRET, Prosody
 from tests.fixtures.xmpp import humans
 
@@ -54,6 +57,8 @@ script = "script.toml"
 allowed_jids = ["alice@localhost"]
 [memory]
 path = "memory"
+[airlock]
+actions = false
 """
     )
     proc = subprocess.Popen(
@@ -92,3 +97,15 @@ path = "memory"
             proc.kill()
             proc.wait()
     assert (tmp_path / "memory" / "alice@localhost" / "history.jsonl").is_file()
+
+
+def test_json_log_lines_carry_the_extra_fields() -> None:
+    record = logging.LogRecord("host.x", logging.WARNING, __file__, 1, "llm retry", None, None)
+    record.provider = "anthropic"
+    record.delay = 0.5
+    entry = json.loads(JsonFormatter().format(record))
+    assert entry["event"] == "llm retry"
+    assert entry["level"] == "warning"
+    assert entry["provider"] == "anthropic"
+    assert entry["delay"] == 0.5
+    assert "msg" not in entry
