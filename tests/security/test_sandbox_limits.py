@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from sandbox import supervisor
+from sandbox.session import KILL_GRACE_S
 from sandbox.spec import Limits, RunSpec, Status
 from sandbox.supervisor import Sandbox
 from tests.sandbox.support import box, stray_processes, write_module
@@ -76,3 +78,18 @@ def test_output_flood_is_cut_at_the_cap(box: Sandbox, tmp_path: Path) -> None:
     assert result.status is Status.OUTPUT_LIMIT
     assert len(result.stdout) == 256 * 1024
     assert result.error == "the module wrote more than 256 KiB"
+
+
+def test_run_stuck_in_a_host_call_is_killed_at_its_deadline(box: Sandbox, tmp_path: Path) -> None:
+    # The epoch deadline cannot fire while the module waits in a host call; the supervisor's
+    # own deadline (timeout + grace) ends the run and kills the child.
+    def slow(request: bytes) -> bytes:
+        time.sleep(KILL_GRACE_S + 0.5)
+        return b"too late"
+
+    spec = RunSpec(
+        module=write_module(tmp_path, "hostcall"), input=b"{}", limits=Limits(timeout_s=0.1)
+    )
+    result = box.run(spec, slow)
+    assert result.status is Status.TIMEOUT
+    assert result.error == "the sandboxed child overstayed its 0.1 s timeout and was killed"
