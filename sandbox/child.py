@@ -79,10 +79,11 @@ def serve_job(fd_in: int, fd_out: int, engine: wasmtime.Engine, enforcement: Enf
     try:
         compiled = compile_module(engine, job)
     except wasmtime.WasmtimeError as exc:
-        detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unknown error"
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        detail = lines[-1] if lines else "unknown error"
         write_frame(
             fd_out,
-            Done(status=Status.INVALID_MODULE, error=f"not a valid WebAssembly module: {detail}"),
+            Done(status=Status.INVALID_MODULE, error=f"invalid module: {detail}"),
         )
         return
     if compiled.fresh_artifact is not None:
@@ -115,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except HardeningError as exc:
             write_frame(args.fd_out, Failed(error=str(exc), hardening=True))
             os._exit(1)
-        engine = make_engine()  # after hardening: Landlock binds only existing threads' futures
+        engine = make_engine()  # after hardening, which must run while we have a single thread
         serve_job(args.fd_in, args.fd_out, engine, enforcement)
     except AirlockError as exc:
         code = _report(args.fd_out, str(exc))

@@ -35,6 +35,7 @@ __all__ = [
 MAX_HOST_REQUEST = 64 * 1024  # ABI v1: a request document is small; bulk data goes by preopen
 MAX_HOST_REPLY = 8 * 1024 * 1024  # ABI v1: enforced by the supervisor, re-checked here
 PAGE = 65536
+WASM_MAGIC = b"\0asm"
 # Per-store ceilings besides linear memory. A command module has one instance, one memory and
 # one or two tables; these keep a module from allocating its way around the memory limit.
 MAX_TABLE_ELEMENTS = 1_000_000
@@ -66,8 +67,14 @@ class Compiled:
 def compile_module(engine: wasmtime.Engine, job: Job) -> Compiled:
     """Load the job's cached artifact if it is usable, else compile the module bytes.
 
-    Raises :class:`wasmtime.WasmtimeError` when the bytes are not a valid module.
+    Raises :class:`wasmtime.WasmtimeError` when the bytes are not a valid module. Only the
+    binary format is accepted (wasmtime would also parse text): the text parser is one more
+    piece of attack surface, and callers convert ``.wat`` before a run.
     """
+    if not job.module.startswith(WASM_MAGIC):
+        raise wasmtime.WasmtimeError(
+            "the file does not start with the \\0asm magic bytes (it is not a WebAssembly binary)"
+        )
     if job.artifact is not None:
         try:
             return Compiled(wasmtime.Module.deserialize(engine, job.artifact), None)

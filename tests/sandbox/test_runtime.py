@@ -112,3 +112,9 @@ def test_unusable_artifact_falls_back_to_compiling(engine: wasmtime.Engine) -> N
     assert compiled.fresh_artifact is not None
     reuse = compile_module(engine, job.model_copy(update={"artifact": compiled.fresh_artifact}))
     assert reuse.fresh_artifact is None
+
+
+def test_text_format_is_not_accepted_at_run_time(engine: wasmtime.Engine) -> None:
+    job = Job(module=b'(module (func (export "_start")))', module_name="m.wat")
+    with pytest.raises(wasmtime.WasmtimeError, match="not a WebAssembly binary"):
+        compile_module(engine, job)

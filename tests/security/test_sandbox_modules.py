@@ -39,7 +39,10 @@ def test_garbage_bytes_are_invalid(box: Sandbox, tmp_path: Path) -> None:
     result = box.run(RunSpec(module=path))
     assert result.status is Status.INVALID_MODULE
     assert result.error is not None
-    assert result.error.startswith("not a valid WebAssembly module: ")
+    assert result.error == (
+        "invalid module: the file does not start with the \\0asm magic bytes"
+        " (it is not a WebAssembly binary)"
+    )
 
 
 def test_truncated_module_is_invalid(box: Sandbox, tmp_path: Path) -> None:
