@@ -38,7 +38,7 @@ def test_tools_are_what_the_policy_could_ever_allow(tmp_path: Path, parts: Parts
     async def main() -> None:
         with world(tmp_path, parts, Prompts()) as w:
             names = {who: [t.name for t in w.gateway.tools_for(who)] for who in (ALICE, BOB)}
-            assert names == {ALICE: ["calc", "echo", "fs.delete"], BOB: ["echo"]}
+            assert names == {ALICE: ["calc", "echo", "fs.delete", "fs.list"], BOB: ["echo"]}
             assert w.gateway.tools_for(MALLORY) == []
             echo = w.gateway.tools_for(BOB)[0]
             assert echo.parameters["required"] == ["text"]
@@ -69,7 +69,7 @@ approvers = ["{BOB}"]
 
     async def main() -> None:
         with world(tmp_path, parts, Prompts(), policy=policy) as w:
-            assert [t.name for t in w.gateway.tools_for(ALICE)] == ["echo", "fs.delete"]
+            assert [t.name for t in w.gateway.tools_for(ALICE)] == ["echo", "fs.delete", "fs.list"]
             # Bob's only approver is Bob: four eyes make that rule deny him every time.
             assert [t.name for t in w.gateway.tools_for(BOB)] == ["echo"]
 

@@ -28,7 +28,7 @@ from host.skills.build import build
 from host.skills.registry import SkillRegistry
 
 REPO = Path(__file__).resolve().parents[2]
-SKILLS = ("echo", "fs_delete", "calc")
+SKILLS = ("echo", "fs_delete", "calc", "fs_list")
 ALICE, BOB, CAROL, MALLORY = (f"{u}@localhost" for u in ("alice", "bob", "carol", "mallory"))
 
 POLICY = f"""
@@ -51,6 +51,15 @@ effect = "allow"
 [rule.rate]
 per_minute = 0.001
 burst = 2
+
+[[rule]]
+id = "list"
+skills = ["fs.list"]
+requesters = ["{ALICE}"]
+effect = "allow"
+[rule.grant.dirs.workspace]
+path = "WORKSPACE"
+access = "ro"
 
 [[rule]]
 id = "delete"
