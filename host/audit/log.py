@@ -124,6 +124,7 @@ class AuditLog:
         self._pending: list[tuple[int, str, bytes]] = []
         self._flushing = False
         self._failure: str | None = None
+        self._syncs = 0
         try:
             self._ckpt = os.open(
                 checkpoint_path(path), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600
@@ -251,6 +252,7 @@ class AuditLog:
             while view:
                 view = view[os.write(self._fd, view) :]
             os.fsync(self._fd)
+            self._syncs += 1
         except OSError:
             # If even this fails, verify reports the partial line; we are failing anyway.
             with contextlib.suppress(OSError):
@@ -290,6 +292,11 @@ class AuditLog:
             os.fsync(dir_fd)  # make both names durable before the next record is acknowledged
         finally:
             os.close(dir_fd)
+
+    @property
+    def syncs(self) -> int:
+        """How many fsyncs of the log this writer made (records per sync shows group commit)."""
+        return self._syncs
 
     @property
     def head(self) -> tuple[int, str]:

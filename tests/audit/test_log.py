@@ -158,3 +158,10 @@ def test_a_second_writer_is_refused(tmp_path: Path) -> None:
         AuditLog(path)
     with AuditLog(path) as again:  # released on close
         assert again.head == (-1, GENESIS)
+
+
+def test_one_writer_syncs_once_per_record(tmp_path: Path) -> None:
+    with AuditLog(tmp_path / "audit.jsonl") as log:
+        for i in range(3):
+            log.record("error", request_id=None, data={"i": i})
+        assert log.syncs == 3
