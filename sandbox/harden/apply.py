@@ -10,6 +10,7 @@ the kernel cannot enforce is noted and skipped, unless the plan *requires* it: t
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from host.errors import HardeningError
 from sandbox.harden import landlock, privileges, seccomp
@@ -155,7 +156,18 @@ def _landlock_net_and_scopes(plan: HardeningPlan, enforcement: Enforcement) -> N
         for layer in ("landlock_net", "landlock_scope"):
             _degrade(plan, enforcement, layer, "Landlock needs no_new_privs", _NEEDS_NNP)
         return
-    landlock.Ruleset(handled_net=net, scoped=scoped).restrict_self()
+    # REFER (reparenting by rename or link) is denied by every Landlock layer, even one that
+    # handles no other filesystem right. Granting it beneath "/" here leaves the decision to the
+    # run's filesystem layer, which allows it only within read-write grants.
+    refer = landlock.FS_REFER if abi >= 2 else 0
+    ruleset = landlock.Ruleset(handled_fs=refer, handled_net=net, scoped=scoped)
+    try:
+        if refer:
+            ruleset.allow_path(Path("/"), refer)
+    except BaseException:
+        ruleset.close()
+        raise
+    ruleset.restrict_self()
     enforcement.landlock_rules += (["net"] if net else []) + (["scope"] if scoped else [])
 
 

@@ -155,6 +155,19 @@ def test_child_cannot_move_file_into_ro_grant(tmp_path: Path, hardening: str) ->
     assert sorted(p.name for p in g.ro.iterdir()) == ["readme.txt"]
 
 
+def test_child_can_move_within_rw_grant_across_directories(tmp_path: Path, hardening: str) -> None:
+    # Landlock denies reparenting (REFER) in every layer, even one that handles no filesystem
+    # right; the base layer must grant it so that the run layer alone decides. A grant that
+    # refuses `mv a.txt sub/` would push skills into copy-then-delete workarounds.
+    g = make_grants(tmp_path)
+    (g.rw / "sub").mkdir()
+    (g.rw / "a.txt").write_text("moved")
+    params = {"source": str(g.rw / "a.txt"), "target": str(g.rw / "sub" / "a.txt")}
+    verdict = run_attack("rename_file", g.plan(), params, layers=hardening)
+    assert (verdict["ok"], verdict.get("errno")) == (True, None)
+    assert (g.rw / "sub" / "a.txt").read_text() == "moved"
+
+
 def test_child_cannot_hard_link_secret_into_rw_grant(tmp_path: Path, hardening: str) -> None:
     # Landlock refuses a link whose source is outside every rule with EXDEV (REFER right).
     g = make_grants(tmp_path)
