@@ -28,6 +28,9 @@ from tests.fixtures.xmpp import WAIT, Human
 from tests.gateway.world import ALICE, BOB, CAROL, World, shared_parts, world
 
 Parts = tuple[SkillRegistry, Runner]
+CONFIRM = "{urn:fluux:agent:0#confirm}confirm"
+CONFIRM_RESULT = "{urn:fluux:agent:0#confirm}confirm-result"
+RESULT = "{urn:fluux:agent:0#execute}result"
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +81,7 @@ async def agent(
             w.gateway, ConfirmationRouter(w.service), allows=AccessList(allowed).allows
         )
         handlers.register(stream)
+        stand_in_for_the_edge(stream, handlers)
         stream.connect()
         try:
             await asyncio.wait_for(ready.wait(), WAIT)
@@ -87,6 +91,28 @@ async def agent(
             stream.add_event_handler("disconnected", lambda _e: gone.set())
             await stream.disconnect(wait=1.0)
             await asyncio.wait_for(gone.wait(), WAIT)
+
+
+def stand_in_for_the_edge(stream: Any, handlers: ProtocolHandlers) -> None:
+    """What host/xmpp/service.py does with a chat body before the agent sees it: route it to
+    the confirmation core (the agent itself is not part of these tests)."""
+    router = handlers.router
+    assert router is not None
+
+    async def on_message(msg: Message) -> None:
+        if msg["type"] not in ("chat", "normal") or not msg["body"]:
+            return
+        who = str(msg["from"].bare).lower()
+        if not (handlers.allows(who) or router.waits_for(who)):
+            return
+        routed = router.route_text(who, str(msg["body"]))
+        if routed is not None:
+            reply = msg.reply(routed.text)
+            if routed.element is not None:
+                reply.append(routed.element)
+            reply.send()
+
+    stream.add_event_handler("message", on_message)
 
 
 class Person(Human):
@@ -109,12 +135,34 @@ class Person(Human):
         children = list(reply.xml)
         return children[0] if children else ET.Element("empty")
 
-    async def prompt(self) -> Message:
-        """The next message that carries a ``<confirm/>`` element."""
+    async def carrying(self, tag: str) -> Message:
+        """The next message with a child element ``tag`` (Clark notation); others skipped."""
         while True:
             msg = await self.next_message()
-            if msg.xml.find("{urn:fluux:agent:0#confirm}confirm") is not None:
+            if msg.xml.find(tag) is not None:
                 return msg
+
+    async def prompt(self) -> ET.Element:
+        """The ``<confirm/>`` element of the next confirmation prompt."""
+        msg = await self.carrying(CONFIRM)
+        found = msg.xml.find(CONFIRM)
+        assert found is not None
+        return found
+
+    async def said(self, to: str, text: str) -> tuple[str, ET.Element | None]:
+        """Send chat ``text``; the reply's body and its ``<confirm-result/>``, if any."""
+        self.send_message(mto=to, mbody=text, mtype="chat")
+        while True:
+            msg = await self.next_message()
+            if msg["body"] and msg.xml.find(CONFIRM) is None and msg.xml.find(RESULT) is None:
+                return str(msg["body"]), msg.xml.find(CONFIRM_RESULT)
+
+    async def result(self) -> tuple[str, ET.Element]:
+        """The next deferred ``#execute`` result message: its body and ``<result/>``."""
+        msg = await self.carrying(RESULT)
+        found = msg.xml.find(RESULT)
+        assert found is not None
+        return str(msg["body"]), found
 
 
 @asynccontextmanager
