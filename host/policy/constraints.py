@@ -9,6 +9,7 @@ simply does not apply).
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from host.skills.manifest import Manifest
 __all__ = ["CompiledConstraint", "compile_constraint", "glob_regex", "host_allowed"]
 
 
+@functools.lru_cache(maxsize=4096)  # rule sets repeat the same few globs
 def glob_regex(pattern: str) -> re.Pattern[str]:
     """A regex for a path glob: ``*`` and ``?`` stay within one path segment, ``**`` spans any
     number of segments (including none), everything else is literal."""

@@ -134,7 +134,10 @@ class Rule:
         """True when this rule matches every request ``later`` matches (see docs/policy.md,
         "Unreachable rules"). Skill patterns only use ``*``, for which a pattern covers another
         exactly when it matches the other's text."""
-        if not all(any(fnmatchcase(p, q) for q in self.skills) for p in later.skills):
+        if not all(
+            any(p == q or ("*" in q and fnmatchcase(p, q)) for q in self.skills)
+            for p in later.skills
+        ):
             return False
         if not later.origins <= self.origins or not self.requesters.covers(later.requesters):
             return False

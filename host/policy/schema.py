@@ -139,11 +139,13 @@ EnvValue = Annotated[str, Field(max_length=4096)]
 class GrantDoc(_Strict):
     """``[rule.grant]``: what the sandbox gets when this rule decides (narrowed by the manifest)."""
 
-    dirs: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")], DirDoc] = {}
+    dirs: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")], DirDoc] = Field(
+        default_factory=dict
+    )
     http: tuple[HttpDoc, ...] = ()
-    env: dict[EnvName, EnvValue] = {}
+    env: dict[EnvName, EnvValue] = Field(default_factory=dict)
     secrets: tuple[Annotated[str, Field(pattern=SECRET_NAME.pattern, max_length=128)], ...] = ()
-    limits: Limits = Limits()
+    limits: Limits = Field(default_factory=Limits)
 
     _inline = field_validator("secrets", mode="before")(_reject_inline_secrets)
 
@@ -239,10 +241,10 @@ class RuleDoc(_Strict):
     )
     effect: Effect
     reason: Annotated[str, Field(max_length=500)] = ""
-    args: dict[Annotated[str, Field(max_length=128)], ArgConstraint] = {}
-    grant: GrantDoc = GrantDoc()
+    args: dict[Annotated[str, Field(max_length=128)], ArgConstraint] = Field(default_factory=dict)
+    grant: GrantDoc = Field(default_factory=GrantDoc)
     confirm: ConfirmDoc | None = None
-    rate: RateDoc = RateDoc()
+    rate: RateDoc = Field(default_factory=RateDoc)
     unsafe_allow_destructive: bool = False
 
     @model_validator(mode="after")
@@ -270,11 +272,11 @@ class PolicyMeta(_Strict):
 class PolicyDoc(_Strict):
     """One policy file."""
 
-    policy: PolicyMeta = PolicyMeta()
+    policy: PolicyMeta = Field(default_factory=PolicyMeta)
     groups: dict[
         Annotated[str, Field(pattern=GROUP_NAME)],
         tuple[Annotated[str, Field(pattern=REQUESTER_ENTRY, max_length=3071)], ...],
-    ] = {}
+    ] = Field(default_factory=dict)
     rule: tuple[RuleDoc, ...] = ()
 
     @field_validator("groups")
