@@ -46,16 +46,20 @@ HERE = Path(__file__).resolve().parent
 MAX_IDS_SHOWN = 12
 
 # What a test proved, worst first. A test's outcome is the worst of its phases (setup, call,
-# teardown); a threat row's is the worst over every instance of every test it names.
-LEAKED, ERROR, NOT_RUN, SKIPPED, XFAILED, BLOCKED = (
+# teardown); a threat row's is the worst over every instance of every test it names. "not run"
+# is a named test missing from a module this session collected (deselected, or the session
+# stopped early); "outside this run" is a named test whose module was not collected at all
+# (``make security`` runs tests/security only, and some rows are proven by unit tests elsewhere).
+LEAKED, ERROR, NOT_RUN, OUTSIDE, SKIPPED, XFAILED, BLOCKED = (
     "leaked",
     "error",
     "not run",
+    "outside this run",
     "skipped",
     "known gap",
     "blocked",
 )
-RANK = {LEAKED: 0, ERROR: 1, NOT_RUN: 2, SKIPPED: 3, XFAILED: 4, BLOCKED: 5}
+RANK = {LEAKED: 0, ERROR: 1, NOT_RUN: 2, OUTSIDE: 3, SKIPPED: 4, XFAILED: 5, BLOCKED: 6}
 
 
 @dataclass
@@ -100,13 +104,15 @@ def threat_rows(rootpath: Path) -> list[tuple[str, str, list[tuple[str, str]]]]:
 
 def row_status(tests: list[tuple[str, str]], outcomes: list[Outcome]) -> str:
     """``"covered"`` only if every test the row names ran and every instance of it passed;
-    otherwise the worst outcome among them (``"not run"`` if one was not selected)."""
+    otherwise the worst outcome among them (see :data:`RANK`)."""
     if not tests:
         return "names no test"
+    collected = {o.file for o in outcomes}
     worst = BLOCKED
     for file, function in tests:
         mine = [o.outcome for o in outcomes if o.file == file and o.function == function]
-        worst = min([worst, *(mine or [NOT_RUN])], key=RANK.__getitem__)
+        missing = NOT_RUN if file in collected else OUTSIDE
+        worst = min([worst, *(mine or [missing])], key=RANK.__getitem__)
     return "covered" if worst == BLOCKED else worst
 
 

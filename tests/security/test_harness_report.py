@@ -101,7 +101,8 @@ def test_report_counts_each_outcome(checkout: pytest.Pytester) -> None:
             "threat rows    1/5 covered (every named test passed)",
             "  leaked: T-FAK-02",
             "  skipped: T-FAK-03",
-            "  not run: T-FAK-04, T-FAK-05",
+            "  outside this run: T-FAK-04",
+            "  not run: T-FAK-05",
         ]
     )
 
@@ -121,7 +122,7 @@ def test_json_report_matches_terminal(
         "T-FAK-01": "covered",
         "T-FAK-02": "leaked",
         "T-FAK-03": "skipped",
-        "T-FAK-04": "not run",
+        "T-FAK-04": "outside this run",
         "T-FAK-05": "not run",
     }
 
