@@ -71,7 +71,13 @@ class Commands:
     def register(self, xmpp: Any) -> None:
         xpath = f"{{{xmpp.default_ns}}}iq/{q('command', NS_COMMANDS)}"
         xmpp.register_handler(CoroutineCallback("agent commands", MatchXPath(xpath), self._iq))
-        xmpp.plugin["xep_0030"].set_node_handler("get_items", None, NS_COMMANDS, self._items)
+        self._list_on(xmpp)
+        # A client's full JID is known only once bound; the handler is keyed by it.
+        xmpp.add_event_handler("session_bind", lambda _jid: self._list_on(xmpp))
+
+    def _list_on(self, xmpp: Any) -> None:
+        disco = xmpp.plugin["xep_0030"]
+        disco.set_node_handler("get_items", JID(xmpp.boundjid.full), NS_COMMANDS, self._items)
 
     # -- listing -------------------------------------------------------------------------------
 
