@@ -8,10 +8,13 @@ Order of checks for a one-to-one message (each one drops or refuses before the n
    spoofed-sender flood bounce replies at a victim. The drop is logged.
 3. Per-sender rate limit (token bucket); the first dropped message of a run gets one notice.
 4. Size: a body over ``max_message_bytes`` is refused with a reply saying the limit.
-5. The agent handles it (slash command or model loop) and the reply goes back.
+5. An answer to a confirmation waiting for the sender ("yes", "no", ``/approve REF``...) goes
+   to the confirmation core (``confirmations``), and never reaches the model.
+6. The agent handles it (slash command or model loop) and the reply goes back.
 
 Room messages: the room must be configured; the agent's own echoes and delayed (history)
-messages are skipped; every other message is recorded for context; the agent answers only when
+messages are skipped; each occupant's lines pass their own rate limit (dropped lines are not
+recorded); every other message is recorded for context; the agent answers only when
 mentioned by an occupant allowed to trigger it; slash commands need a room owner, admin or
 approver, others get a short refusal. Concurrency is bounded by ``max_concurrent_messages``.
 """
@@ -21,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from typing import Any
+from typing import Any, Protocol
 
 from slixmpp import JID
 
@@ -39,7 +42,7 @@ from host.xmpp.ratelimit import RateLimiter
 from host.xmpp.reconnect import Reconnector
 from host.xmpp.rooms import RoomRules, strip_mention
 
-__all__ = ["AgentService"]
+__all__ = ["AgentService", "ConfirmationText"]
 
 log = logging.getLogger(__name__)
 RATE_NOTICE = (
@@ -51,6 +54,14 @@ INTERNAL_ERROR = "Something went wrong on my side (incident {incident}); nothing
 # this bounds memory and provider load under a burst from many allowed senders.
 MAX_CONCURRENT_MESSAGES = 16
 ROOM_JOIN_TIMEOUT_SECS = 15.0  # a MUC service slower than this to answer a join is broken
+
+
+class ConfirmationText(Protocol):
+    """Takes chat text that answers a confirmation (host.protocol.ConfirmationRouter)."""
+
+    def route_confirmation_text(self, sender: str, body: str) -> str | None:
+        """The reply if ``body`` from ``sender`` was about a confirmation, else None."""
+        ...
 
 
 class AgentService:
@@ -81,6 +92,8 @@ class AgentService:
         self.fatal: str | None = None
         self.failed = asyncio.Event()
         self.dropped = 0
+        # Set by `airlock serve`: "yes", "no", /approve REF... are taken here, never by the model.
+        self.confirmations: ConfirmationText | None = None
         self._slots = asyncio.Semaphore(MAX_CONCURRENT_MESSAGES)
         self.stream.add_event_handler("session_start", self._session_start)
         self.stream.add_event_handler("session_resumed", lambda _e: self.ready.set())
@@ -210,6 +223,11 @@ class AgentService:
                 "Send a shorter one."
             ).send()
             return
+        if self.confirmations is not None:
+            answered = self.confirmations.route_confirmation_text(sender, body)
+            if answered is not None:
+                msg.reply(answered).send()
+                return
         reply = await self._handle(Inbound(conversation=sender, requester=sender, text=body))
         if reply:
             msg.reply(reply).send()
@@ -242,11 +260,12 @@ class AgentService:
         text = strip_mention(body, rules.room.nick)
         addressed = text is not None and rules.may_trigger(real_jid)
         requester = real_jid or f"{room}/{nick}"
+        # Every occupant's lines count against their own bucket, addressed or not: each one is
+        # written to the room's history, so a chatty flood must not fill the disk either.
+        if not self.limiter.check(requester).allowed:
+            self.dropped += 1
+            return
         if addressed:
-            verdict = self.limiter.check(requester)
-            if not verdict.allowed:
-                self.dropped += 1
-                return
             assert text is not None
             if is_command(text) and not rules.may_command(real_jid, affiliation):
                 self._room_send(room, f"{nick}: {ROOM_COMMAND_REFUSAL}")
