@@ -7,7 +7,9 @@ The capability path is the real one, built from ``[airlock]``: the policy engine
 ``policy_dir``, the skills in ``skills_dir``, the hash-chained audit log at ``audit_path``, the
 confirmation store at ``confirm_path``, a warm sandbox, and the pipeline behind a
 :class:`~host.gateway.PolicyGateway`; confirmation prompts go to approvers over the same XMPP
-stream. Only ``[airlock] actions = false`` serves without it (chat only, every tool call refused).
+stream, and the agent protocol (``#skills``, ``#execute``, confirmation answers as stanzas)
+is served on it too. Only ``[airlock] actions = false`` serves without it (chat only, every
+tool call refused).
 A policy, skill or audit problem stops the start with exit status 2 and the reason.
 """
 
@@ -21,23 +23,23 @@ import signal
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from xml.etree.ElementTree import Element
 
-from slixmpp import JID
-
-from host.agent.actions import ActionGateway, NoActionsGateway, PendingLister
+from host.agent.actions import ActionGateway, NoActionsGateway
 from host.audit.log import AuditLog
 from host.config import Config, load_config
 from host.confirm import ConfirmationService, ConfirmationStore
 from host.errors import XmppError
-from host.gateway import PolicyGateway, XmppConfirmer
+from host.gateway import Notifier, PolicyGateway, XmppConfirmer
 from host.llm.factory import make_provider
 from host.pipeline import Pipeline
 from host.policy.engine import PolicyEngine
+from host.protocol import ConfirmationRouter, ProtocolHandlers
+from host.protocol.notify import StreamNotifier
 from host.skills.registry import SkillRegistry
-from host.xmpp.connection import AirlockClient
 from host.xmpp.service import AgentService
 from sandbox.supervisor import Sandbox
 
@@ -81,39 +83,47 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(_serve(config))
 
 
-class StreamNotifier:
-    """The confirmer's :class:`~host.gateway.Notifier` over the service's own XMPP stream.
+class LateNotifier:
+    """The confirmer's :class:`~host.gateway.Notifier`, bound to the stream once it exists.
 
-    Each prompt is one chat message: the plain body for any client, plus the ``<confirm/>``
-    element and its form for clients that understand them.
+    The capability path is built before the service that owns the XMPP stream (which needs the
+    gateway); prompts only flow after the connection, by which time :meth:`bind` was called.
     """
 
     def __init__(self) -> None:
-        self.stream: Any = None  # set once the service (which owns the stream) exists
+        self._notifier: Notifier | None = None
+
+    def bind(self, stream: Any) -> None:
+        """Send prompts from ``stream`` (the service's component or client stream)."""
+        self._notifier = StreamNotifier(stream)
 
     async def send(self, to_jid: str, body: str, confirm: Element, form: Element) -> None:
-        """Send the prompt; raises XmppError before the stream is attached."""
-        if self.stream is None:
-            raise XmppError("confirmation prompt sent before the XMPP stream exists")
-        extra = {} if isinstance(self.stream, AirlockClient) else {"mfrom": self.stream.boundjid}
-        msg = self.stream.make_message(mto=JID(to_jid), mbody=body, mtype="chat", **extra)
-        msg.xml.append(confirm)
-        msg.xml.append(form)
-        msg.send()
+        """Send one prompt; XmppError if no stream is bound yet."""
+        if self._notifier is None:
+            raise XmppError("a confirmation prompt was sent before the XMPP stream existed")
+        await self._notifier.send(to_jid, body, confirm, form)
+
+
+@dataclass(frozen=True)
+class CapabilityPath:
+    """What ``airlock serve`` hands to the XMPP edge; all None with ``actions = false``."""
+
+    gateway: PolicyGateway | None = None
+    router: ConfirmationRouter | None = None
 
 
 @contextmanager
 def capability_path(
-    config: Config, notifier: StreamNotifier, loop: asyncio.AbstractEventLoop
-) -> Iterator[tuple[ActionGateway, PendingLister | None]]:
-    """The gateway (and ``/pending`` lister) ``config`` asks for; closes what it opened.
+    config: Config, notifier: Notifier, loop: asyncio.AbstractEventLoop
+) -> Iterator[CapabilityPath]:
+    """The capability path ``config`` asks for; closes what it opened on exit.
 
     Everything is loaded before the first connection, so a broken policy, an unbuilt skill or
     an unwritable audit log stops the start instead of surfacing at the first request.
     """
     paths = config.airlock
     if not paths.actions:
-        yield NoActionsGateway(), None
+        yield CapabilityPath()
         return
     engine = PolicyEngine.from_dir(paths.policy_dir)
     registry = SkillRegistry.load(paths.skills_dir)
@@ -128,25 +138,26 @@ def capability_path(
         confirmer = XmppConfirmer(confirmations, notifier, loop)
         pipeline = Pipeline(engine, registry, audit, confirmer=confirmer, runner=box.run)
         gateway = PolicyGateway(pipeline, engine, confirmations=confirmations)
-        yield gateway, gateway
+        yield CapabilityPath(gateway, ConfirmationRouter(confirmations))
 
 
 async def _serve(config: Config) -> int:
-    notifier = StreamNotifier()
-    with capability_path(config, notifier, asyncio.get_running_loop()) as (gateway, pending):
-        return await _serve_with(config, gateway, pending, notifier)
+    notifier = LateNotifier()
+    with capability_path(config, notifier, asyncio.get_running_loop()) as path:
+        return await _serve_with(config, path, notifier)
 
 
-async def _serve_with(
-    config: Config,
-    gateway: ActionGateway,
-    pending: PendingLister | None,
-    notifier: StreamNotifier,
-) -> int:
+async def _serve_with(config: Config, path: CapabilityPath, notifier: LateNotifier) -> int:
+    gateway: ActionGateway = path.gateway or NoActionsGateway()
     service = AgentService.from_config(
-        config, gateway=gateway, provider=make_provider(config.llm), pending=pending
+        config, gateway=gateway, provider=make_provider(config.llm), pending=path.gateway
     )
-    notifier.stream = service.stream
+    notifier.bind(service.stream)
+    if path.gateway is not None:
+        service.confirmations = path.router
+        ProtocolHandlers(path.gateway, path.router, allows=service.access.allows).register(
+            service.stream
+        )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
