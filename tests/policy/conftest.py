@@ -82,7 +82,7 @@ def starter_manifests() -> dict[str, Manifest]:
             capabilities={
                 "http": [{"host": "search.example.org"}],
                 "secrets": ["SEARCH_API_KEY"],
-                "env": ["LANG"],
+                "env": ["SEARCH_ENDPOINT"],
             },
             limits={"fuel": 1_000_000, "memory_mb": 64},
         ),

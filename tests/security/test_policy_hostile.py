@@ -146,7 +146,7 @@ def test_policy_grant_never_wider_than_the_manifest(write_policy: PolicyWriter) 
     grant = (
         '[rule.grant.dirs.workspace]\npath = "/srv/ws"\naccess = "rw"\n'
         '[rule.grant.dirs.other]\npath = "/srv/other"\naccess = "rw"\n'
-        '[rule.grant.env]\nLANG = "C"\nHOME = "/root"\n'
+        '[rule.grant.env]\nSEARCH_ENDPOINT = "https://s.example.org"\nHOME = "/root"\n'
         '[[rule.grant.http]]\nhost = "api.example.org"\nmethods = ["GET", "DELETE"]\n'
         "[rule.grant.limits]\nfuel = 100_000_000_000\nmemory_mb = 4096\n"
     )
@@ -173,7 +173,8 @@ def test_policy_grant_never_wider_than_the_manifest(write_policy: PolicyWriter) 
         manifests=MANIFESTS,
     )
     grant_search = engine.decide(search, MANIFESTS["web.search"]).grant
-    assert grant_search.env == (("LANG", "C"),)  # HOME is not declared by the manifest
+    # HOME is not declared by the manifest
+    assert grant_search.env == (("SEARCH_ENDPOINT", "https://s.example.org"),)
     assert grant_search.http == ()  # api.example.org is not a host web.search declares
     assert grant_search.secrets == ()  # declared, but this rule does not grant it
     assert (grant_search.limits.fuel, grant_search.limits.memory_mb) == (1_000_000, 64)
