@@ -30,7 +30,8 @@ from tests.fixtures.llm_server import (
     ollama_message,
 )
 
-FUZZ = settings(max_examples=100)  # one local HTTP round trip per example
+# One local HTTP round trip per example: half the profile's examples (50, 100 in CI).
+FUZZ = settings(max_examples=settings.default.max_examples // 2)
 Provider = OllamaProvider | AnthropicProvider
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),

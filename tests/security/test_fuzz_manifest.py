@@ -21,7 +21,7 @@ from host.skills.manifest import MAX_MANIFEST_BYTES, Manifest, load_manifest
 from sandbox.spec import MAX_FUEL, MAX_MEMORY_MB, MAX_OUTPUT_KB, MAX_TIMEOUT_S
 
 # Every example writes one file; a function-scoped tmp_path is shared across examples on purpose.
-FUZZ = settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 VALID = {
     "name": "fs.read",

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from host.agent.jidpath import MAX_NAME, jid_dirname, memory_dir
 
-FUZZ = settings(max_examples=300)
+# Pure functions, microseconds per example: three times the profile's examples.
+FUZZ = settings(max_examples=3 * settings.default.max_examples)
 ROOT = Path("/srv/airlock/memory")
 # Characters that matter for paths and look-alikes, mixed with anything Unicode has.
 tricky = st.sampled_from(

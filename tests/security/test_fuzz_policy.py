@@ -29,7 +29,7 @@ from host.policy.loader import PolicySet, load_policy_dir
 from host.policy.schema import check_host_path
 from tests.security.test_fuzz_manifest import to_toml, to_toml_value
 
-FUZZ = settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 # A policy file of a few rules loads in milliseconds; hundreds of times that is a hang.
 LOAD_BUDGET_S = 2.0
 RULE: dict[str, Any] = {

@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 
 from sandbox.protocol import Message, ProtocolError, decode, encode, read_frame
 
-FUZZ = settings(max_examples=200)
+# Cheap properties (no I/O but a pipe): twice the profile's examples.
+FUZZ = settings(max_examples=2 * settings.default.max_examples)
 CAP = 4096  # frame cap for these tests; the real caps are larger, the logic is the same
 KINDS = [
     "setup",
@@ -97,7 +98,7 @@ def test_fuzz_protocol_arbitrary_bodies(body: bytes) -> None:
     decoded(body)
 
 
-@settings(max_examples=100)  # nested documents are slow to generate; 100 cover every kind
+@settings()  # nested documents are slow to generate: the profile's examples only
 @given(
     doc=st.dictionaries(st.sampled_from(FIELDS), json_values, max_size=6),
     kind=st.sampled_from(KINDS),

@@ -21,7 +21,8 @@ from host.errors import RequestError
 from host.request import CapabilityRequest, parse_request
 from host.skills.manifest import Manifest
 
-FUZZ = settings(max_examples=200)
+# Cheap properties (parsing only): twice the profile's examples.
+FUZZ = settings(max_examples=2 * settings.default.max_examples)
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 NOTE = Manifest.model_validate(
     {

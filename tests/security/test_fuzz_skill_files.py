@@ -23,7 +23,7 @@ from host.errors import SkillError
 from host.skills.examples import EXAMPLES_FILE, Case, load_examples
 from host.skills.lock import BuildLock, lock_path, read_lock
 
-FUZZ = settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 DIGEST = "ab" * 32
 LOCK = {
     "v": 1,
