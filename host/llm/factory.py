@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from host.config import LlmConfig
-from host.llm.anthropic import AnthropicProvider
 from host.llm.interface import LlmProvider
-from host.llm.ollama import OllamaProvider
 from host.llm.scripted import ScriptedProvider, load_script
 
 __all__ = ["make_provider"]
@@ -13,7 +11,11 @@ __all__ = ["make_provider"]
 
 def make_provider(cfg: LlmConfig) -> LlmProvider:
     """The configured provider (its keys were checked when the configuration was loaded)."""
+    # The SDKs are imported only for the provider in use: the Anthropic one alone takes seconds
+    # to import, which every `airlock` command (they share this module through serve) paid.
     if cfg.provider == "anthropic":
+        from host.llm.anthropic import AnthropicProvider
+
         assert cfg.api_key is not None
         return AnthropicProvider(
             model=cfg.model,
@@ -23,6 +25,8 @@ def make_provider(cfg: LlmConfig) -> LlmProvider:
             max_retries=cfg.max_retries,
         )
     if cfg.provider == "ollama":
+        from host.llm.ollama import OllamaProvider
+
         return OllamaProvider(
             model=cfg.model, host=cfg.host, timeout=cfg.timeout_secs, max_retries=cfg.max_retries
         )
