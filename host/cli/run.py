@@ -3,6 +3,7 @@
 ::
 
     airlock run SKILL --args JSON --as JID [--policy DIR] [--audit FILE] [--skills DIR]
+                      [--outputs DIR]
 
 The request is validated, decided by the policy, confirmed if the policy says so, audited and
 run in the sandbox exactly as one from XMPP would be (origin ``cli``). The skill's answer is
@@ -28,6 +29,7 @@ from typing import TextIO
 from host.audit.log import AuditLog
 from host.audit.record import AuditEvent
 from host.audit.sink import AuditSink
+from host.audit.store import ContentStore
 from host.errors import AirlockError, AuditError
 from host.pipeline import Pipeline
 from host.policy.decision import Decision
@@ -99,7 +101,8 @@ def _run(args: argparse.Namespace) -> int:
     try:
         with AuditLog(args.audit) as audit:
             confirmer = TerminalConfirmer(audit, sys.stdin, sys.stderr)
-            pipeline = Pipeline(engine, registry, audit, confirmer=confirmer)
+            outputs = ContentStore(args.outputs) if args.outputs else None
+            pipeline = Pipeline(engine, registry, audit, confirmer=confirmer, outputs=outputs)
             pipeline.announce_policy()
             result = pipeline.handle(
                 args.skill, arguments, requester=args.as_jid, origin="cli", conversation_id="cli"
@@ -130,4 +133,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--policy", type=Path, default=Path("policies"), metavar="DIR")
     parser.add_argument("--audit", type=Path, default=DEFAULT_AUDIT, metavar="FILE")
     parser.add_argument("--skills", type=Path, default=Path("skills_wasm"), metavar="DIR")
+    parser.add_argument(
+        "--outputs",
+        type=Path,
+        metavar="DIR",
+        help="also keep stdout/stderr in this content-addressed store (the log has digests only)",
+    )
     parser.set_defaults(func=_run)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from host.audit.store import ContentStore
 from host.cli.main import main
 from host.errors import AirlockError
 from host.skills.registry import SkillRegistry
@@ -82,6 +83,19 @@ def test_run_done_prints_the_answer(
     assert run(setup, "echo", "--args", '{"text": "hi"}', "--as", "alice@example.org") == 0
     assert json.loads(capsys.readouterr().out) == {"text": "hi"}
     assert verify(setup[1]).ok
+
+
+def test_run_keeps_outputs_only_in_the_store(
+    setup: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = tmp_path / "outputs"
+    argv = ["echo", "--args", '{"text": "kept aside"}', "--as", "alice@example.org"]
+    assert run(setup, *argv, "--outputs", str(store)) == 0
+    result = [json.loads(x) for x in setup[1].read_text().splitlines()][-1]["data"]
+    digest = result["stdout"]["sha256"]
+    assert result["stdout"]["stored"] is True
+    assert "kept aside" not in setup[1].read_text()
+    assert json.loads(ContentStore(store).get(digest)) == {"text": "kept aside"}
 
 
 def test_run_denied_exits_3(
