@@ -220,3 +220,15 @@ def test_hypothesis_profile_follows_the_environment(
     finally:
         monkeypatch.undo()
         _load_shared_conftest()  # back to the profile this session runs under
+
+
+def test_long_lists_of_rows_are_cut_on_the_terminal_but_not_in_json(
+    checkout: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    many = "".join(f"| T-MNY-{n:02d} | D | a | b | c | {A}test_gone |\n" for n in range(1, 15))
+    header = "| id | STRIDE | threat | mitigation | residual risk | tests |\n| --- |\n"
+    (checkout.path / "threat-model" / "threats" / "many.md").write_text(header + many, "utf-8")
+    report = _json_report(checkout, monkeypatch, "tests/security")
+    assert sum(r["status"] == "not run" for r in report["threat_rows"]["rows"]) == 15
+    result = checkout.runpytest("tests/security")
+    result.stdout.fnmatch_lines(["  not run: T-FAK-05, T-MNY-01, * and 3 more"])
