@@ -124,7 +124,7 @@ def build_report(
     Keys: ``attacks_tried``, ``blocked``, ``leaked``, ``errors``, ``skipped``, ``known_gaps``,
     ``not_run`` (counts); ``leaked_tests``, ``error_tests``, ``skipped_tests``,
     ``known_gap_tests`` (node id -> reason); ``threat_rows`` with ``total``, ``covered`` and
-    ``rows`` (``id``, ``table``, ``status``).
+    ``rows`` (``id``, ``table``, ``status``). The JSON file adds ``pytest_exit_status``.
     """
     attacks = {nid: o for nid, o in outcomes.items() if o.attack}
     by = {k: {nid: o.reason for nid, o in attacks.items() if o.outcome == k} for k in RANK}
@@ -250,7 +250,7 @@ class SecurityReport:
         elif report.when == "call":
             outcome.fold(BLOCKED, "")
 
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+    def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int) -> None:
         """Print the report if security tests were collected, and write its JSON copy."""
         if not self.seen or self.config.option.collectonly:
             return
@@ -258,6 +258,8 @@ class SecurityReport:
         print_report(terminalreporter, report)
         target = os.environ.get(REPORT_ENV)
         if target:
+            # The session's own verdict too: a failure outside the attacks also fails CI.
+            report["pytest_exit_status"] = int(exitstatus)
             path = Path(target)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")

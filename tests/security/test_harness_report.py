@@ -113,6 +113,7 @@ def test_json_report_matches_terminal(
     report = _json_report(checkout, monkeypatch, "tests/security")
     assert (report["attacks_tried"], report["blocked"], report["leaked"]) == (6, 3, 1)
     assert (report["skipped"], report["known_gaps"], report["errors"]) == (1, 1, 0)
+    assert report["pytest_exit_status"] == 1  # test_leaks failed
     assert report["skipped_tests"] == {
         "tests/security/test_attacks.py::test_needs_kernel": "needs Landlock ABI 99"
     }
