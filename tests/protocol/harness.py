@@ -33,15 +33,16 @@ CONFIRM_RESULT = "{urn:fluux:agent:0#confirm}confirm-result"
 RESULT = "{urn:fluux:agent:0#execute}result"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def parts() -> Iterator[Parts]:
     with shared_parts() as found:
         yield found
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def domain(prosody: Prosody) -> str:
-    """One component domain per module; each test connects and cleanly disconnects it."""
+    """One component domain for the session (Prosody has few); each test connects and cleanly
+    disconnects it."""
     return prosody.new_component()
 
 
