@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -25,7 +25,8 @@ from host.policy.intersect import effective_grant
 from host.policy.loader import PolicySet, load_policy_dir
 from host.policy.ratelimit import RateLimiter
 from host.policy.rules import Rule
-from host.request.model import CapabilityRequest
+from host.request.jid import parse_bare_jid
+from host.request.model import CapabilityRequest, Origin
 from host.skills.manifest import Manifest
 
 __all__ = ["PolicyEngine"]
@@ -108,6 +109,29 @@ class PolicyEngine:
             policy = self._loader()  # raises before anything is swapped
             self._state = _Indexed(policy)
             return policy
+
+    def offered_skills(
+        self, skills: Iterable[str], *, requester: str, origin: Origin, conversation_id: str
+    ) -> list[str]:
+        """Of ``skills``, those this requester could ever be allowed from there: some allow or
+        confirm rule names the skill and admits the requester and origin (argument constraints
+        are not known yet, so they are ignored), and no deny rule without argument constraints
+        refuses it outright. Used to decide which tools the model is told about; every actual
+        request is still decided by :meth:`decide`."""
+        who = parse_bare_jid(requester)
+        state = self._state
+        offered = []
+        for skill in skills:
+            rules = [
+                r
+                for r in state.rules_for(skill)
+                if origin in r.origins and r.requesters.admits(who, origin, conversation_id)
+            ]
+            if any(r.effect == "deny" and not r.constraints for r in rules):
+                continue
+            if any(r.effect != "deny" for r in rules):
+                offered.append(skill)
+        return sorted(offered)
 
     def decide(
         self,

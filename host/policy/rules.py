@@ -32,13 +32,15 @@ class RequesterSet:
 
     def matches(self, request: CapabilityRequest) -> bool:
         """True when ``request`` comes from a requester in this set."""
-        if self.anyone or request.requester in self.jids:
+        return self.admits(request.requester, request.origin, request.conversation_id)
+
+    def admits(self, requester: str, origin: str, conversation_id: str) -> bool:
+        """True when ``requester`` (a normalised bare JID) asking from there is in this set."""
+        if self.anyone or requester in self.jids:
             return True
-        if self.domains and request.requester.rpartition("@")[2] in self.domains:
+        if self.domains and requester.rpartition("@")[2] in self.domains:
             return True
-        return bool(
-            self.rooms and request.origin == "room" and request.conversation_id in self.rooms
-        )
+        return bool(self.rooms and origin == "room" and conversation_id in self.rooms)
 
     def covers(self, other: RequesterSet) -> bool:
         """True when every request ``other`` matches is matched by this set too."""

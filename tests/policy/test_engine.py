@@ -226,3 +226,34 @@ def test_explanation_covers_every_rule(write_policy: PolicyWriter) -> None:
 def test_manifest_must_be_the_requested_skill(write_policy: PolicyWriter) -> None:
     with pytest.raises(PolicyError, match=r"manifest echo is not that of skill fs\.read"):
         engine(write_policy(rule("read", "allow"))).decide(req(), MANIFESTS["echo"])
+
+
+def test_offered_skills_follow_requesters_origins_and_outright_denies(
+    write_policy: PolicyWriter,
+) -> None:
+    directory = write_policy(
+        rule("read", "allow", '["fs.*"]', who='["domain:example.org"]')
+        + rule("no-delete", "deny", '["fs.delete"]')
+        + rule(
+            "keys",
+            "deny",
+            '["fs.read"]',
+            extra='[rule.args.path]\nwithin = "workspace"\nglob = ["*.key"]\n',
+        )
+        + rule("echo", "allow", '["echo"]', extra='origins = ["cli"]')
+    )
+    policy = engine(directory)
+    names = sorted(MANIFESTS)
+    offered = policy.offered_skills(
+        names, requester="Alice@Example.org", origin="chat", conversation_id="c"
+    )
+    assert offered == ["fs.list", "fs.move", "fs.read", "fs.search", "fs.write"]
+    assert (
+        policy.offered_skills(
+            names, requester="eve@evil.example", origin="chat", conversation_id="c"
+        )
+        == []
+    )
+    assert policy.offered_skills(
+        ["echo"], requester="eve@evil.example", origin="cli", conversation_id="c"
+    ) == ["echo"]
