@@ -57,6 +57,7 @@ BOUNDARY_OF_ROW = {
     "T-PRS-11": "B4",
     "T-PRS-12": "B1",
     "T-PRS-13": "B2",
+    "T-PRS-14": "B3",
 }
 # The area tables the threat model expects, by boundary (threats/README.md names the areas).
 EXPECTED_TABLES = {
