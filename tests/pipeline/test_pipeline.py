@@ -10,7 +10,7 @@ import pytest
 
 from host.audit.log import AuditLog
 from host.audit.sink import JsonValue
-from host.errors import AirlockError, AuditError
+from host.errors import AuditError
 from host.pipeline import Pipeline
 from host.policy.decision import Decision
 from host.policy.engine import PolicyEngine
@@ -18,8 +18,8 @@ from host.policy.loader import load_policy_dir
 from host.request import CapabilityRequest, action_digest
 from host.skills.manifest import Manifest
 from host.skills.registry import SkillRegistry
-from sandbox.spec import HostCallHandler, RunResult, RunSpec, Status
 from tests.audit.conftest import verify
+from tests.pipeline.conftest import FakeRunner
 from tests.policy.conftest import policy_writer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,28 +44,6 @@ approvers = ["bob@example.org"]
 path = "/srv/airlock/ws"
 access = "rw"
 """
-
-
-@pytest.fixture(scope="module")
-def registry() -> SkillRegistry:
-    try:
-        found = SkillRegistry.load(REPO / "skills_wasm")
-        found.get("echo").expected_sha256()
-        found.get("fs.delete")
-    except AirlockError as exc:
-        pytest.skip(f"the shipped skills are not built here: {exc}")
-    return found
-
-
-@dataclass
-class FakeRunner:
-    """Stands in for the sandbox: records what it was asked to run."""
-
-    specs: list[RunSpec] = field(default_factory=list)
-
-    def __call__(self, spec: RunSpec, host_calls: HostCallHandler | None) -> RunResult:
-        self.specs.append(spec)
-        return RunResult(status=Status.OK, exit_code=0, stdout='{"path": "x", "deleted": "file"}')
 
 
 @dataclass
