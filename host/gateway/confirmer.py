@@ -16,8 +16,9 @@ the worker, never the loop, until it is decided:
 The service records every step; nothing here writes to the audit log a second time.
 
 Whoever calls the gateway may watch the exchange through a :class:`ConfirmTrace` set in
-:data:`current_trace` (``asyncio.to_thread`` carries it into the worker): the ``#execute``
-handler uses it to answer at once with a pending reference while the approvers decide.
+:data:`current_trace` (the gateway copies the caller's context into its worker thread): the
+``#execute`` handler uses it to answer at once with a pending reference while the approvers
+decide.
 """
 
 from __future__ import annotations

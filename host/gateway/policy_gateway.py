@@ -6,8 +6,9 @@
     tools = gateway.tools_for("alice@example.org")          # what the model is shown
     outcome = await gateway.request(call, requester=..., origin="chat", conversation_id=...)
 
-``request`` runs :meth:`host.pipeline.Pipeline.handle` in a worker thread (the sandbox run and
-the audit fsyncs block; the loop keeps serving other people meanwhile) and turns its outcome
+``request`` runs :meth:`host.pipeline.Pipeline.handle` in a worker thread of the gateway's own
+pool (the sandbox run, the audit fsyncs and the wait for approvers block; the loop keeps
+serving other people meanwhile) and turns its outcome
 into words a model can act on: a refusal says why and what to do next; an internal error says
 only that something broke, with an incident id that is also in the host's log. The pipeline and
 the confirmation service audit every step; the gateway records nothing itself.
@@ -16,10 +17,13 @@ the confirmation service audit every step; the gateway records nothing itself.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import json
 import logging
 import secrets
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from host.agent.actions import Origin, PendingItem, ToolCall, ToolOutcome, ToolSpec
@@ -34,6 +38,10 @@ __all__ = ["Executed", "PolicyGateway"]
 
 log = logging.getLogger(__name__)
 
+# Requests in flight, each holding one worker thread: most of them wait for a person (up to the
+# confirmation expiry), so the loop's small default pool would let six pending confirmations
+# stall every other run. Past this many, requests queue; they are never refused for it.
+MAX_IN_FLIGHT = 64
 # A tool result goes into the model's context; a skill's answer longer than this is cut there
 # (the agent loop applies its own, usually smaller, cap on top).
 MAX_RESULT_CHARS = 64 * 1024
@@ -81,6 +89,12 @@ class PolicyGateway:
         self._pipeline = pipeline
         self._engine = engine
         self._confirmations = confirmations
+        self._workers = ThreadPoolExecutor(MAX_IN_FLIGHT, thread_name_prefix="airlock-request")
+
+    def close(self) -> None:
+        """Stop the worker threads once the requests in flight end (their confirmation waits
+        end when the event loop cancels them)."""
+        self._workers.shutdown(wait=False, cancel_futures=True)
 
     # -- what is offered -------------------------------------------------------------------
 
@@ -133,16 +147,19 @@ class PolicyGateway:
     ) -> Executed:
         """Run one request through the pipeline in a worker thread. Never raises for a broken
         host either: that is an :class:`Executed` with an ``incident`` id (and a log entry)."""
+        handle = functools.partial(
+            self._pipeline.handle,
+            skill,
+            arguments,
+            requester=requester,
+            origin=origin,
+            conversation_id=conversation_id,
+        )
         token = current_trace.set(trace)
         try:
-            outcome = await asyncio.to_thread(
-                self._pipeline.handle,
-                skill,
-                arguments,
-                requester=requester,
-                origin=origin,
-                conversation_id=conversation_id,
-            )
+            context = contextvars.copy_context()  # carries the trace into the worker thread
+            loop = asyncio.get_running_loop()
+            outcome = await loop.run_in_executor(self._workers, context.run, handle)
         except Exception:  # AuditError included: nothing ran after the record that failed
             incident = secrets.token_hex(6)
             log.exception("capability request failed", extra={"incident": incident})

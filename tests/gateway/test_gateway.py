@@ -211,3 +211,23 @@ def test_a_full_queue_refuses_to_ask_again(tmp_path: Path, parts: Parts) -> None
             assert w.events().count("confirm.ask_refused") == 1
 
     asyncio.run(main())
+
+
+def test_runs_go_on_while_many_confirmations_wait(tmp_path: Path, parts: Parts) -> None:
+    async def main() -> None:
+        prompts = Prompts()
+        settings = Settings(max_pending_per_requester=10)
+        with world(tmp_path, parts, prompts, settings=settings) as w:
+            waiting = [
+                asyncio.create_task(ask(w.gateway, "fs.delete", path=f"f{n}")) for n in range(8)
+            ]
+            for _ in range(16):  # two approvers per confirmation
+                await prompts.next()
+            # Eight worker threads wait for people; an unrelated run still gets one.
+            out = await asyncio.wait_for(ask(w.gateway, "echo", text="still here"), 15)
+            assert json.loads(out.text_for_model) == {"text": "still here"}
+            for c in w.service.pending_for(BOB):
+                w.service.withdraw(c.id, "test over")
+            assert {(await t).status for t in waiting} == {"not_confirmed"}
+
+    asyncio.run(main())

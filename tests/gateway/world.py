@@ -177,4 +177,5 @@ def world(
         confirmer = XmppConfirmer(service, notifier, asyncio.get_running_loop())  # type: ignore[arg-type]
         pipeline = Pipeline(engine, registry, audit, confirmer=confirmer, runner=runner)
         gateway = PolicyGateway(pipeline, engine, confirmations=service)
+        stack.callback(gateway.close)
         yield World(gateway, service, pipeline, engine, audit, workspace, db, audit_path)
