@@ -33,6 +33,7 @@ from host.gateway.offer import ALL_ORIGINS, could_allow
 from host.pipeline import Pipeline, PipelineOutcome
 from host.policy.engine import PolicyEngine
 from host.skills.manifest import Manifest
+from sandbox.spec import Status
 
 __all__ = ["Executed", "PolicyGateway"]
 
@@ -42,6 +43,9 @@ log = logging.getLogger(__name__)
 # confirmation expiry), so the loop's small default pool would let six pending confirmations
 # stall every other run. Past this many, requests queue; they are never refused for it.
 MAX_IN_FLIGHT = 64
+# Run statuses that describe the host, not the skill: their messages may name paths or
+# internals, so they are logged under an incident id instead of being shown.
+HOST_FAILURES = frozenset({Status.SANDBOX_ERROR, Status.INVALID_MODULE})
 # A tool result goes into the model's context; a skill's answer longer than this is cut there
 # (the agent loop applies its own, usually smaller, cap on top).
 MAX_RESULT_CHARS = 64 * 1024
@@ -166,12 +170,18 @@ class PolicyGateway:
             return Executed(None, incident=incident, trace=trace)
         finally:
             current_trace.reset(token)
-        if outcome.status == "failed" and outcome.answer is None:
+        answer = outcome.answer
+        host_failed = answer is None or answer.run.status in HOST_FAILURES
+        if outcome.status == "failed" and host_failed:
             # The host (module digest, sandbox start), not the skill, failed: details stay here.
             incident = secrets.token_hex(6)
             log.error(
                 "capability request failed in the host",
-                extra={"incident": incident, "request_id": outcome.request_id},
+                extra={
+                    "incident": incident,
+                    "request_id": outcome.request_id,
+                    "error": outcome.message[:1000],
+                },
             )
             return Executed(outcome, incident=incident, trace=trace)
         return Executed(outcome, trace=trace)

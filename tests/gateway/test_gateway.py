@@ -6,12 +6,14 @@ import asyncio
 import json
 from pathlib import Path
 
+import pytest
+
 from host.agent.actions import ToolCall, ToolOutcome
 from host.confirm import Channel, Reply, Settings, parse_text
 from host.gateway import ConfirmTrace, PolicyGateway
 from host.pipeline import Runner
 from host.skills.registry import SkillRegistry
-from sandbox.spec import HostCallHandler, RunResult, RunSpec
+from sandbox.spec import HostCallHandler, RunResult, RunSpec, Status
 from tests.confirm.fakes import ManualClock
 from tests.gateway.world import ALICE, BOB, CAROL, MALLORY, POLICY, Prompts, world
 
@@ -116,14 +118,24 @@ class BrokenSandbox:
         raise SandboxError("cannot start the child: /srv/secret/path is unreadable")
 
 
-def test_internal_errors_give_an_incident_id_and_nothing_else(tmp_path: Path, parts: Parts) -> None:
+class FailingChild:
+    def __call__(self, spec: RunSpec, host_calls: HostCallHandler | None) -> RunResult:
+        return RunResult(status=Status.SANDBOX_ERROR, error="child died reading /srv/secret/x")
+
+
+@pytest.mark.parametrize(
+    ("runner", "last"), [(BrokenSandbox(), "error"), (FailingChild(), "run.result")]
+)
+def test_internal_errors_give_an_incident_id_and_nothing_else(
+    tmp_path: Path, parts: Parts, runner: Runner, last: str
+) -> None:
     async def main() -> None:
-        with world(tmp_path, (parts[0], BrokenSandbox()), Prompts()) as w:
+        with world(tmp_path, (parts[0], runner), Prompts()) as w:
             out = await ask(w.gateway, "echo", text="hi")
             assert out.status == "failed"
             assert out.text_for_model.startswith("The host failed while handling this request")
             assert "/srv/secret" not in out.text_for_model
-            assert w.events()[-1] == "error"
+            assert w.events()[-1] == last
 
     asyncio.run(main())
 
