@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 import time
 from pathlib import Path
@@ -15,6 +16,10 @@ from pathlib import Path
 from host.demo.story import tell
 from host.demo.transcript import Transcript
 from host.errors import AirlockError
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.keep is not None:
         args.keep.mkdir(parents=True, exist_ok=False)
     out = Transcript(sys.stdout, colour=False if args.no_colour else None)
+    # SIGTERM (a CI timeout, `kill`) cleans up like Ctrl-C: Prosody and airlock serve stop.
+    signal.signal(signal.SIGTERM, _interrupt)
     started = time.monotonic()
     try:
         asyncio.run(tell(out, answer=args.answer, keep=args.keep))
