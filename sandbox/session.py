@@ -61,6 +61,7 @@ class Outcome:
     failed: Failed | None = None
     broken: str | None = None  # the protocol broke or the deadline passed: kill the child
     timed_out: bool = False
+    ready: bool = False  # the child said Ready (so it may have read the job)
 
 
 def missing_layers(enforcement: Enforcement, require: frozenset[Layer]) -> list[str]:
@@ -130,11 +131,13 @@ def drive(
     if not isinstance(ready, Ready):
         return Outcome(enforcement, broken=f"the child sent {ready.kind} before ready")
     enforcement = ready.enforcement
+    started = Outcome(enforcement, ready=True)
     missing = missing_layers(enforcement, frozenset(setup.require))
     if missing:
         # The child checks this itself before reading the job; this is the second look.
         error = f"the run requires {', '.join(missing)}, which this child does not enforce"
-        return Outcome(enforcement, failed=Failed(error=error, hardening=True), broken=error)
+        started.failed, started.broken = Failed(error=error, hardening=True), error
+        return started
 
     deadline = time.monotonic() + job.limits.timeout_s + KILL_GRACE_S
     cap = _frame_cap(job)
@@ -142,23 +145,25 @@ def drive(
     try:
         while True:
             message = read_frame(channel.from_child, max_bytes=cap, deadline=deadline)
-            if isinstance(message, Done | Failed):
-                return Outcome(
-                    enforcement,
-                    done=message if isinstance(message, Done) else None,
-                    failed=message if isinstance(message, Failed) else None,
-                )
+            if isinstance(message, Done):
+                started.done = message
+                return started
+            if isinstance(message, Failed):
+                started.failed = message
+                return started
             if isinstance(message, Compiled):
                 if cache is not None:
                     cache.put(module_sha256, message.artifact)
             elif isinstance(message, HostCall):
                 calls += 1
                 if calls > job.limits.max_host_calls or len(message.request) > MAX_HOST_REQUEST:
-                    return Outcome(enforcement, broken="the child exceeded the host-call caps")
+                    started.broken = "the child exceeded the host-call caps"
+                    return started
                 reply = _serve(handler if job.host_calls else None, message.request)
                 write_frame(channel.to_child, HostReply(reply=reply), deadline=deadline)
             else:
-                return Outcome(enforcement, broken=f"the child sent an unexpected {message.kind}")
+                started.broken = f"the child sent an unexpected {message.kind}"
+                return started
     except ProtocolError as exc:
-        timed_out = time.monotonic() >= deadline
-        return Outcome(enforcement, broken=exc.message, timed_out=timed_out)
+        started.broken, started.timed_out = exc.message, time.monotonic() >= deadline
+        return started

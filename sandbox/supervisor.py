@@ -273,6 +273,18 @@ class Sandbox:
                 zygote = self._usable(None)
                 zygote.next_child()
             result, healthy = self._run_on(zygote, prepared)
+            if result is None:
+                # The zygote died under a child that had not started (it never read the job, so
+                # nothing ran): replace the zygote and run once more.
+                self._discard(zygote)
+                zygote = self._usable(None)
+                zygote.next_child()
+                result, healthy = self._run_on(zygote, prepared)
+                if result is None:
+                    raise SandboxError(
+                        "the warm sandbox lost two zygotes in a row",
+                        hint="see the host's stderr; the kernel may be refusing a layer",
+                    )
             # A crashed or misbehaving run may have left bytes in the zygote's pipes, or the
             # zygote itself died: replace it (on the next run) rather than reuse it.
             keep = zygote if healthy else None
@@ -298,8 +310,15 @@ class Sandbox:
             self._live.discard(zygote)
         zygote.close()
 
-    def _run_on(self, zygote: Zygote, prepared: _Prepared) -> tuple[RunResult, bool]:
+    def _run_on(self, zygote: Zygote, prepared: _Prepared) -> tuple[RunResult | None, bool]:
+        """The run's result and whether the zygote may be reused; None: retry elsewhere."""
         outcome = prepared.drive(Channel(zygote.run_to, zygote.run_from), self.cache)
+        if outcome.broken is not None and not outcome.ready and outcome.failed is None:
+            try:
+                reaped = zygote.settle(kill=True)
+            except ProtocolError:
+                return None, False  # its zygote is gone (the report pipe reached EOF)
+            return prepared.result(outcome, _signal_status(reaped.wait_status)), False
         if outcome.broken is None:
             # The child reported and is exiting; the next run makes sure it is gone (off this
             # run's critical path), see Zygote.next_child.

@@ -65,7 +65,7 @@ def descendants(pid: int | None = None, parents: dict[int, int] | None = None) -
     return found
 
 
-def stray_processes(sandbox: Sandbox | None = None) -> set[int]:
+def stray_processes(*sandboxes: Sandbox) -> set[int]:
     """Descendants of this process that should not exist after a run: empty when all is well.
 
     A warm sandbox legitimately keeps its zygotes and, under each, one spare child forked ahead
@@ -75,7 +75,7 @@ def stray_processes(sandbox: Sandbox | None = None) -> set[int]:
     """
     deadline = time.monotonic() + SETTLE_S
     while True:
-        zygotes = sandbox.pids() if sandbox is not None else set()
+        zygotes = set().union(*(sandbox.pids() for sandbox in sandboxes))
         parents = _parents()  # one snapshot: a spare may be forked while we look
         stray = descendants(parents=parents) - zygotes
         for zygote in zygotes:

@@ -184,14 +184,14 @@ def test_limits_reach_the_child(runner: Runner, tmp_path: Path) -> None:
     assert (result.status, result.fuel_used) == (Status.OUT_OF_FUEL, 5_000_000)
 
 
-def test_concurrent_warm_runs_from_threads(tmp_path: Path) -> None:
+def test_concurrent_warm_runs_from_threads(box: Sandbox, tmp_path: Path) -> None:
     module = write_module(tmp_path, "args_env")
     with Sandbox(zygotes=2, use_cache=False) as sandbox:
         with ThreadPoolExecutor(max_workers=4) as pool:
             specs = [RunSpec(module=module, args=(str(i),)) for i in range(8)]
             results = list(pool.map(sandbox.run, specs))
         assert [r.stdout for r in results] == [f"arg args_env.wasm\narg {i}\n" for i in range(8)]
-        assert stray_processes(sandbox) == set()
+        assert stray_processes(sandbox, box) == set()
 
 
 def test_usable_from_asyncio(box: Sandbox, tmp_path: Path) -> None:
