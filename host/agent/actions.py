@@ -89,8 +89,8 @@ class ActionGateway(Protocol):
 class NoActionsGateway:
     """A gateway with no skills: the model is offered no tools and every call is denied.
 
-    This is what ``airlock serve`` uses until a policy-backed gateway is configured; it is the
-    safe default, not a placeholder that pretends to act.
+    This is what ``airlock serve`` uses with ``[airlock] actions = false`` (chat only); it
+    refuses, it never pretends to act.
     """
 
     def tools_for(self, requester: str) -> list[ToolSpec]:

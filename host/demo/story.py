@@ -196,7 +196,9 @@ def _audit(out: Transcript, world: World, facts: Facts) -> None:
             f"Landlock ABI {e['landlock_abi']} rules {'+'.join(e['landlock_rules']) or 'none'}, "
             f"seccomp {'on' if e['seccomp'] else 'OFF'}, "
             f"no_new_privs {'on' if e['no_new_privs'] else 'OFF'}, "
-            f"capabilities {'dropped' if e['capabilities_dropped'] else 'KEPT'}",
+            f"capabilities {'dropped' if e['capabilities_dropped'] else 'KEPT'}; "
+            f"{runs[-1]['data']['status']} in {runs[-1]['data']['wall_ms']:.0f} ms, "
+            f"fuel {runs[-1]['data']['fuel_used']}",
             role="airlock",
         )
     out.step(f"airlock audit verify {world.audit.name}")
