@@ -44,3 +44,23 @@ def test_wrong_password_is_fatal(prosody: Prosody, tmp_path: Path) -> None:
             assert svc.stream.authenticated is False
 
     asyncio.run(main())
+
+
+def test_stream_resumes_and_no_message_is_lost(prosody: Prosody, tmp_path: Path) -> None:
+    async def main() -> None:
+        config = service_config(
+            prosody, tmp_path, mode="client", server={"reconnect_max_delay_secs": 1}
+        )
+        async with (
+            running_service(config, scripted(ECHO)) as svc,
+            humans(prosody, "alice") as [alice],
+        ):
+            resumed = asyncio.Event()
+            svc.stream.add_event_handler("session_resumed", lambda _e: resumed.set())
+            assert await alice.ask(svc.jid, "before") == "You said: before"
+            svc.stream.abort()  # the link dies; the server keeps the session (XEP-0198)
+            alice.send_message(mto=svc.jid, mbody="while you were away", mtype="chat")
+            await asyncio.wait_for(resumed.wait(), WAIT)
+            assert str((await alice.next_message())["body"]) == "You said: while you were away"
+
+    asyncio.run(main())
