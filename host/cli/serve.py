@@ -32,7 +32,7 @@ from host.agent.actions import ActionGateway, NoActionsGateway
 from host.audit.log import AuditLog
 from host.config import Config, load_config
 from host.confirm import ConfirmationService, ConfirmationStore
-from host.errors import XmppError
+from host.errors import SkillError, XmppError
 from host.gateway import Notifier, PolicyGateway, XmppConfirmer
 from host.llm.factory import make_provider
 from host.pipeline import Pipeline
@@ -112,14 +112,36 @@ class CapabilityPath:
     router: ConfirmationRouter | None = None
 
 
+def check_built(engine: PolicyEngine, registry: SkillRegistry) -> None:
+    """Raise SkillError naming every skill the policy could run that has no valid build.
+
+    Found at start, an unbuilt skill is one command to fix; found at a request, it is a failed
+    action in front of a user.
+    """
+    runnable = [r for r in engine.policy.rules if r.effect != "deny"]
+    problems = []
+    for skill in registry:
+        if any(r.skill_matches(skill.name) for r in runnable):
+            try:
+                skill.expected_sha256()
+            except SkillError as exc:
+                problems.append(f"{skill.name}: {exc.message}")
+    if problems:
+        raise SkillError(
+            "skills the policy allows are not built: " + "; ".join(problems),
+            hint=f"run `airlock skill build {registry.root}`",
+        )
+
+
 @contextmanager
 def capability_path(
     config: Config, notifier: Notifier, loop: asyncio.AbstractEventLoop
 ) -> Iterator[CapabilityPath]:
     """The capability path ``config`` asks for; closes what it opened on exit.
 
-    Everything is loaded before the first connection, so a broken policy, an unbuilt skill or
-    an unwritable audit log stops the start instead of surfacing at the first request.
+    Everything is loaded before the first connection, so a broken policy, a skill the policy
+    allows that is not built, or an unwritable audit log stops the start instead of surfacing
+    at the first request.
     """
     paths = config.airlock
     if not paths.actions:
@@ -127,6 +149,7 @@ def capability_path(
         return
     engine = PolicyEngine.from_dir(paths.policy_dir)
     registry = SkillRegistry.load(paths.skills_dir)
+    check_built(engine, registry)
     with ExitStack() as stack:
         paths.audit_path.parent.mkdir(parents=True, exist_ok=True)
         paths.confirm_path.parent.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import shutil
 from pathlib import Path
 from xml.etree.ElementTree import Element
 
@@ -97,3 +98,22 @@ def test_confirmation_answer_never_reaches_the_model(tmp_path: Path) -> None:
         "Delete old-draft.txt, please.",
     ]
     assert "confirm.answered" in facts.events
+
+
+def test_serve_refuses_to_start_when_an_allowed_skill_is_not_built(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    skills = tmp_path / "skills"
+    shutil.copytree(
+        REPO / "skills_wasm" / "echo", skills / "echo", ignore=shutil.ignore_patterns("build")
+    )
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "p.toml").write_text(
+        '[[rule]]\nid = "e"\nskills = ["echo"]\nrequesters = ["*"]\neffect = "allow"\n'
+    )
+    cfg = config(tmp_path, 'skills_dir = "skills"\n')
+    assert main(["serve", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "skills the policy allows are not built: echo: " in err
+    assert f"(run `airlock skill build {skills}`)" in err
+    assert not (tmp_path / "data" / "audit.jsonl").exists()  # stopped before opening anything
