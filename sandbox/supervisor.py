@@ -260,39 +260,38 @@ class Sandbox:
         refused = prepared.mismatch()
         if refused is not None:
             return refused
-        zygote = self._pool.get()
+        zygote: Zygote | None = self._pool.get()
         keep: Zygote | None = None
         try:
-            zygote = self._usable(zygote)
-            try:
-                zygote.next_child()
-            except ProtocolError:
-                # The zygote died between runs (nothing of this run was sent yet): replace it
-                # and fork again, once.
+            for _ in range(2):
+                zygote = self._usable(zygote)
+                result, healthy = self._attempt(zygote, prepared)
+                if result is not None:
+                    break
+                # The zygote died before its child started (the child never read the job, so
+                # nothing ran): replace it and try once more.
                 self._discard(zygote)
-                zygote = self._usable(None)
-                zygote.next_child()
-            result, healthy = self._run_on(zygote, prepared)
-            if result is None:
-                # The zygote died under a child that had not started (it never read the job, so
-                # nothing ran): replace the zygote and run once more.
-                self._discard(zygote)
-                zygote = self._usable(None)
-                zygote.next_child()
-                result, healthy = self._run_on(zygote, prepared)
-                if result is None:
-                    raise SandboxError(
-                        "the warm sandbox lost two zygotes in a row",
-                        hint="see the host's stderr; the kernel may be refusing a layer",
-                    )
-            # A crashed or misbehaving run may have left bytes in the zygote's pipes, or the
-            # zygote itself died: replace it (on the next run) rather than reuse it.
+                zygote = None
+            else:
+                raise SandboxError(
+                    "the warm sandbox lost two zygotes in a row",
+                    hint="see the host's stderr; the kernel may be refusing a layer",
+                )
+            # A crashed or misbehaving run may have left bytes in the zygote's pipes: replace
+            # the zygote (on the next run) rather than reuse it.
             keep = zygote if healthy else None
         finally:
             if keep is None:
                 self._discard(zygote)
             self._pool.put(keep)
         return result
+
+    def _attempt(self, zygote: Zygote, prepared: _Prepared) -> tuple[RunResult | None, bool]:
+        try:
+            zygote.next_child()
+        except (ProtocolError, OSError):  # OSError: the ready child vanished (pidfd_open)
+            return None, False
+        return self._run_on(zygote, prepared)
 
     def _usable(self, zygote: Zygote | None) -> Zygote:
         if zygote is not None and zygote.alive():
