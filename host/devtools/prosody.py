@@ -19,7 +19,9 @@ Not for production: its certificate is self-signed and its own throttles are off
 from __future__ import annotations
 
 import datetime
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -132,7 +134,7 @@ class LocalProsody:
         self.config_file = root / "prosody.cfg.lua"
         self.log_file = root / "prosody.log"
         self.ca_file = root / "tls" / f"{domain}.crt"
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._pid: int | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -153,11 +155,17 @@ class LocalProsody:
         for user, password in self.users.items():
             self.register(user, password)
         self.log_file.touch()
-        self._proc = subprocess.Popen(
-            ["prosody", "--config", str(self.config_file), "-F"],
+        # Daemonised (-D): Prosody forks and the launcher exits, so the server is not a
+        # descendant of the caller; test suites that check their runs leave no process behind
+        # (tests/sandbox) must not count a session-wide Prosody as one.
+        subprocess.run(
+            ["prosody", "--config", str(self.config_file), "-D"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            check=False,
+            timeout=START_TIMEOUT_S,
         )
+        self._pid = self._read_pid()
         try:
             self._wait_for_port(self.c2s_port)
             self._wait_for_port(self.component_port)
@@ -168,15 +176,19 @@ class LocalProsody:
 
     def stop(self) -> None:
         """Terminate Prosody (kill it after the grace time); safe to call twice."""
-        proc, self._proc = self._proc, None
-        if proc is None:
+        pid, self._pid = self._pid, None
+        if pid is None:
             return
-        proc.terminate()
-        try:
-            proc.wait(timeout=STOP_GRACE_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=STOP_GRACE_S)
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                return
+            deadline = time.monotonic() + STOP_GRACE_S
+            while time.monotonic() < deadline:
+                if not _alive(pid):
+                    return
+                time.sleep(0.05)
 
     def __enter__(self) -> LocalProsody:
         return self.start()
@@ -192,7 +204,7 @@ class LocalProsody:
     @property
     def running(self) -> bool:
         """True while the server process is alive."""
-        return self._proc is not None and self._proc.poll() is None
+        return self._pid is not None and _alive(self._pid)
 
     # -- accounts ----------------------------------------------------------------------------
 
@@ -237,10 +249,24 @@ class LocalProsody:
 
     # -- internals ---------------------------------------------------------------------------
 
+    def _read_pid(self) -> int:
+        """The daemon's pid, from the pidfile it writes once it has forked."""
+        pidfile = self.root / "prosody.pid"
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            try:
+                text = pidfile.read_text().strip()
+            except FileNotFoundError:
+                text = ""
+            if text.isdigit():
+                return int(text)
+            time.sleep(0.05)
+        raise DevtoolsError(f"prosody wrote no pidfile at start:\n{self.log_tail()}")
+
     def _wait_for_port(self, port: int) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
-            if self._proc is None or self._proc.poll() is not None:
+            if not self.running:
                 raise DevtoolsError(f"prosody exited at start:\n{self.log_tail()}")
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.5):
@@ -303,3 +329,13 @@ VirtualHost {_lua(self.plain_domain)}
             for name, secret in self.components.items()
         )
         return "\n".join(parts)
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` is a live (not zombie) process."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            stat = handle.read()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2 :].split()[:1] != ["Z"]
