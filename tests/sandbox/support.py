@@ -65,8 +65,18 @@ def descendants(pid: int | None = None, parents: dict[int, int] | None = None) -
     return found
 
 
+def _is_sandbox(pid: int) -> bool:
+    """Whether ``pid`` is one of the sandbox's processes (other fixtures may start their own)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            argv = handle.read().split(b"\0")
+    except OSError:
+        return False
+    return b"sandbox.child" in argv or b"sandbox.zygote" in argv
+
+
 def stray_processes(*sandboxes: Sandbox) -> set[int]:
-    """Descendants of this process that should not exist after a run: empty when all is well.
+    """Sandbox processes under this one that should not exist now: empty when all is well.
 
     A warm sandbox legitimately keeps its zygotes and, under each, one spare child forked ahead
     of the next run. A warm run's own child exits right after reporting (the supervisor makes
@@ -77,7 +87,7 @@ def stray_processes(*sandboxes: Sandbox) -> set[int]:
     while True:
         zygotes = set().union(*(sandbox.pids() for sandbox in sandboxes))
         parents = _parents()  # one snapshot: a spare may be forked while we look
-        stray = descendants(parents=parents) - zygotes
+        stray = {pid for pid in descendants(parents=parents) if _is_sandbox(pid)} - zygotes
         for zygote in zygotes:
             spares = {pid for pid in stray if parents.get(pid) == zygote}
             if len(spares) == 1:
