@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import os
 import re
 import stat
 import tomllib
@@ -106,15 +107,22 @@ def _pydantic_findings(
 
 
 def _read(path: Path) -> tuple[bytes | None, Finding | None]:
+    """The bytes of one policy file, or why it is refused. Checks are made on the descriptor
+    that is read (opened without following a final symlink), so a swap between the check and
+    the read cannot smuggle another file in."""
+    if path.is_symlink():
+        return None, Finding(
+            path,
+            1,
+            "is a symlink; policy files must be regular files",
+            "copy the file into the policy directory",
+        )
     try:
-        info = path.lstat()
-        if stat.S_ISLNK(info.st_mode):
-            return None, Finding(
-                path,
-                1,
-                "is a symlink; policy files must be regular files",
-                "copy the file into the policy directory",
-            )
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError as exc:
+        return None, Finding(path, 1, f"cannot read: {exc.strerror}")
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             return None, Finding(path, 1, "is not a regular file")
         if info.st_mode & stat.S_IWOTH:
@@ -126,10 +134,13 @@ def _read(path: Path) -> tuple[bytes | None, Finding | None]:
                 f"is {info.st_size} bytes; at most {MAX_FILE_BYTES}",
                 "split it into several files",
             )
-        with path.open("rb") as handle:
-            return handle.read(MAX_FILE_BYTES + 1), None
-    except OSError as exc:
-        return None, Finding(path, 1, f"cannot read: {exc.strerror}")
+        try:
+            data = handle.read(MAX_FILE_BYTES + 1)
+        except OSError as exc:
+            return None, Finding(path, 1, f"cannot read: {exc.strerror}")
+    if len(data) > MAX_FILE_BYTES:  # it grew after the size check
+        return None, Finding(path, 1, f"is over {MAX_FILE_BYTES} bytes")
+    return data, None
 
 
 def _load_file(

@@ -118,6 +118,12 @@ def test_policy_symlinked_file_escaping_the_directory_is_refused(
     assert (line, message) == (1, "is a symlink; policy files must be regular files")
 
 
+def test_policy_fifo_cannot_hang_the_loader(write_policy: PolicyWriter) -> None:
+    directory = write_policy(rule_with(""))
+    os.mkfifo(directory / "zz.toml")  # opening it for reading would block forever
+    assert only_error(directory) == (1, "is not a regular file", None)
+
+
 def test_policy_world_writable_file_is_refused(write_policy: PolicyWriter) -> None:
     directory = write_policy(rule_with(""))
     os.chmod(directory / "main.toml", 0o666)  # noqa: S103 (the attack under test)
