@@ -79,6 +79,8 @@ class CaseResult:
 
 def _load_cases(path: Path) -> list[tuple[int, PolicyCase]]:
     try:
+        if not path.is_file():  # a FIFO or device would block or never end
+            raise PolicyError(f"{path}: not a regular file")
         if path.stat().st_size > MAX_CASE_FILE_BYTES:
             raise PolicyError(f"{path}: larger than {MAX_CASE_FILE_BYTES} bytes")
         text = path.read_text(encoding="utf-8")
