@@ -145,3 +145,26 @@ def test_policy_test_reports_each_case(
     assert lines[1] == "FAIL cases.toml:9 wrong on purpose: deny by default deny"
     assert lines[2].startswith("     expected allow, got deny by default deny: no policy rule")
     assert lines[-1] == "1 passed, 1 failed"
+
+
+def test_policy_test_file_errors_name_the_line(
+    write_policy: PolicyWriter, skills: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    directory = write_policy(POLICY)
+    (directory / "tests").mkdir()
+    (directory / "tests" / "cases.toml").write_text(
+        '[[case]]\nname = "x"\nskill = "fs.read"\nrequester = "a@b.org"\nexpct = "allow"\n'
+    )
+    assert main(["policy", "test", str(directory), "--skills", str(skills)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"airlock: error: {directory / 'tests' / 'cases.toml'}:1: `case.0.expect`: Field required\n"
+    )
+
+
+def test_policy_test_without_cases_is_an_error(
+    write_policy: PolicyWriter, skills: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    directory = write_policy(POLICY)
+    assert main(["policy", "test", str(directory), "--skills", str(skills)]) == 2
+    assert f"no policy tests in {directory / 'tests'}" in capsys.readouterr().err
