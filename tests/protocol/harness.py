@@ -33,7 +33,7 @@ CONFIRM_RESULT = "{urn:fluux:agent:0#confirm}confirm-result"
 RESULT = "{urn:fluux:agent:0#execute}result"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def parts() -> Iterator[Parts]:
     with shared_parts() as found:
         yield found
