@@ -105,6 +105,19 @@ def warnings_for(rules: list[Rule], manifests: Mapping[str, Manifest] | None) ->
                         severity="warning",
                     )
                 )
+        for m in matched:
+            for need in m.capabilities.dirs:
+                given = rule.grant.dirs.get(need.name)
+                if given is not None and given.access == "rw" and need.access == "ro":
+                    out.append(
+                        Finding(
+                            rule.file,
+                            rule.line,
+                            f"rule `{rule.id}` grants dir `{need.name}` rw, but {m.name} "
+                            "declares it ro: that skill gets it read-only",
+                            severity="warning",
+                        )
+                    )
         if rule.effect == "allow" and not rule.unsafe_allow_destructive:
             for m in matched:
                 if m.destructive:

@@ -8,7 +8,7 @@ import pytest
 
 from host.errors import PolicyError
 from host.policy.loader import lint_policy_dir, load_policy_dir
-from tests.policy.conftest import PolicyWriter
+from tests.policy.conftest import PolicyWriter, starter_manifests
 
 ALLOW_ECHO = """
 [[rule]]
@@ -179,3 +179,18 @@ def test_nan_bound_is_refused(write_policy: PolicyWriter) -> None:
 def test_unreadable_toml_values_are_findings(write_policy: PolicyWriter) -> None:
     directory = write_policy("x = " + "[" * 3000 + "]" * 3000 + "\n")
     assert messages(directory) == ["main.toml:1: cannot be read as a policy: nests too deeply"]
+
+
+def test_check_warns_when_a_grant_is_narrowed_by_the_manifest(write_policy: PolicyWriter) -> None:
+    directory = write_policy(
+        ALLOW_ECHO.replace('["echo"]', '["fs.read"]')
+        + '[rule.grant.dirs.workspace]\npath = "/srv/ws"\naccess = "rw"\n'
+    )
+    _, findings = lint_policy_dir(directory, starter_manifests())
+    assert [(f.severity, f.message) for f in findings] == [
+        (
+            "warning",
+            "rule `echo` grants dir `workspace` rw, but fs.read declares it ro: that "
+            "skill gets it read-only",
+        )
+    ]
