@@ -26,7 +26,7 @@ from slixmpp.xmlstream.matcher import MatchXPath
 
 from host.confirm import Channel, MalformedReply, parse_form
 from host.confirm.elements import choice_form
-from host.protocol.errors import ProtocolError
+from host.protocol.errors import ProtocolError, reply_error
 from host.protocol.forms import arguments_from, form_for, supported
 from host.protocol.ns import NS_COMMANDS, NS_CONFIRM, NS_DATA, q
 
@@ -119,6 +119,8 @@ class Commands:
 
     async def _iq(self, iq: Any) -> None:
         if iq["type"] != "set":
+            if iq["type"] == "get":
+                reply_error(iq, ProtocolError.bad_request("commands are executed with type set"))
             return
         element = iq.xml.find(q("command", NS_COMMANDS))
         node = element.get("node") or ""
@@ -152,8 +154,6 @@ class Commands:
             else:
                 await self._complete(iq, form, node, who, session)
         except ProtocolError as exc:
-            from host.protocol.handlers import reply_error
-
             reply_error(iq, exc)
 
     def _reply(self, iq: Any, command: ET.Element) -> None:

@@ -8,11 +8,11 @@ extra element (``<denied/>`` or ``<expired/>`` in the ``#confirm`` namespace).
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from typing import Literal
+from typing import Any, Literal
 
 from host.errors import XmppError
 
-__all__ = ["ErrorType", "ProtocolError"]
+__all__ = ["ErrorType", "ProtocolError", "reply_error"]
 
 ErrorType = Literal["auth", "cancel", "continue", "modify", "wait"]
 
@@ -38,3 +38,14 @@ class ProtocolError(XmppError):
     def bad_request(cls, text: str) -> ProtocolError:
         """Malformed input, or a value that does not fit the schema (``modify``)."""
         return cls("bad-request", "modify", text)
+
+
+def reply_error(iq: Any, error: ProtocolError) -> None:
+    """Answer the slixmpp ``iq`` with ``error``: condition, type, text, application condition."""
+    reply = iq.reply(clear=True)
+    reply["error"]["type"] = error.etype
+    reply["error"]["condition"] = error.condition
+    reply["error"]["text"] = error.text
+    if error.app is not None:
+        reply["error"].xml.append(error.app)
+    reply.send()

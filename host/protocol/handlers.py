@@ -28,7 +28,7 @@ from host.confirm import Channel, MalformedReply, Outcome, parse_confirm_respons
 from host.confirm.elements import confirm_result
 from host.gateway import Executed, PolicyGateway
 from host.protocol.commands import Commands
-from host.protocol.errors import ProtocolError
+from host.protocol.errors import ProtocolError, reply_error
 from host.protocol.execute import (
     error_element,
     error_for,
@@ -42,7 +42,7 @@ from host.protocol.routing import ConfirmationRouter
 from host.protocol.running import run_or_defer
 from host.protocol.skills import skills_query
 
-__all__ = ["ProtocolHandlers", "reply_error"]
+__all__ = ["ProtocolHandlers"]
 
 log = logging.getLogger(__name__)
 PROTOCOL_ORIGINS = frozenset({"protocol"})
@@ -53,17 +53,6 @@ UNKNOWN_SKILL = "No such skill is available to you."
 def requester_of(stanza: Any) -> str:
     """The verified bare JID of the sender, lower-cased as the access list compares it."""
     return str(stanza["from"].bare).lower()
-
-
-def reply_error(iq: Any, error: ProtocolError) -> None:
-    """Answer ``iq`` with ``error`` (its condition, type, text and application condition)."""
-    reply = iq.reply(clear=True)
-    reply["error"]["type"] = error.etype
-    reply["error"]["condition"] = error.condition
-    reply["error"]["text"] = error.text
-    if error.app is not None:
-        reply["error"].xml.append(error.app)
-    reply.send()
 
 
 def reply_with(iq: Any, element: ET.Element) -> None:
@@ -195,6 +184,8 @@ class ProtocolHandlers:
 
     async def _confirm_iq(self, iq: Any) -> None:
         if iq["type"] != "set":
+            if iq["type"] == "get":
+                reply_error(iq, ProtocolError.bad_request("confirm-response is sent with type set"))
             return
         who = requester_of(iq)
         if self.router is None or not self._may_answer(who):

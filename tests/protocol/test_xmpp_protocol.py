@@ -108,3 +108,19 @@ def test_execute_refusals_have_exact_conditions(
                 assert text in str(caught.value.iq["error"]["text"])
 
     asyncio.run(main())
+
+
+def test_wrong_iq_types_are_answered_bad_request(
+    prosody: Prosody, domain: str, tmp_path: Path, parts: Parts
+) -> None:
+    async def main() -> None:
+        cf = "<confirm-response xmlns='urn:fluux:agent:0#confirm' id='0' answer='yes'/>"
+        cmd = "<command xmlns='http://jabber.org/protocol/commands' node='echo'/>"
+        async with agent(prosody, domain, tmp_path, parts) as a, people(prosody, "alice") as [al]:
+            for payload, kind in ((execute("echo", text="x"), "get"), (cf, "get"), (cmd, "get"),
+                                  (f"<query xmlns='{SK}'/>", "set")):  # fmt: skip
+                with pytest.raises(IqError) as caught:
+                    await al.iq(a.jid, el(payload), kind=kind)
+                assert condition(caught.value) == ("bad-request", "modify")
+
+    asyncio.run(main())
