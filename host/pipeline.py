@@ -23,6 +23,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from host.agent.actions import Origin as AgentOrigin
@@ -30,7 +31,7 @@ from host.agent.actions import ToolCall, ToolOutcome, ToolSpec
 from host.audit.record import AuditEvent
 from host.audit.sink import AuditSink, JsonValue
 from host.audit.store import ContentStore, output_summary
-from host.errors import AirlockError, RequestError
+from host.errors import AirlockError, RequestError, SandboxError
 from host.policy.decision import Decision
 from host.policy.engine import PolicyEngine
 from host.policy.grant import Grant
@@ -212,6 +213,7 @@ class Pipeline:
             },
         )
         try:
+            _make_own_dirs(decision.own_dirs)
             result = self._runner(spec, self._host_calls(decision.grant, rid))
         except AirlockError as exc:
             self._record(AuditEvent.ERROR, rid, {"error": str(exc)[:1000]})
@@ -244,6 +246,19 @@ class Pipeline:
 
     def _record(self, event: str, request_id: str, data: dict[str, JsonValue]) -> None:
         self._audit.record(event, request_id=request_id, data=data)
+
+
+def _make_own_dirs(folders: tuple[Path, ...]) -> None:
+    """Create the requester's own folders (``{requester}`` grants) if missing: mode 0700, only
+    under a parent that exists (the deployer made it; a typo must not create a tree)."""
+    for folder in folders:
+        try:
+            folder.mkdir(mode=0o700, exist_ok=True)
+        except OSError as exc:
+            raise SandboxError(
+                f"cannot create the requester's folder {folder}: {exc.strerror}",
+                hint=f"create its parent {folder.parent} for the skill's data",
+            ) from None
 
 
 class PipelineGateway:

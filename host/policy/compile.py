@@ -93,7 +93,7 @@ def _approvers(doc: RuleDoc, groups: dict[str, tuple[str, ...]]) -> ApproverRule
 
 def _check_dirs(doc: RuleDoc, policy_dir: Path) -> None:
     for label, given in doc.grant.dirs.items():
-        real = os.path.realpath(given.path)
+        real = os.path.realpath(given.fixed_part)
         try:
             check_host_path(real)
         except ValueError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from host.audit.sink import JsonValue
 from host.policy.grant import Grant
@@ -42,6 +43,7 @@ class Decision:
     digest", ``deny`` means never. ``grant`` is the effective grant (empty on deny) and
     ``policy_digest`` identifies the exact policy files the decision was made under.
     ``explanation`` is filled only when the caller asked for it (it costs a pass over all rules).
+    ``own_dirs`` lists the granted folders that are the requester's own (``{requester}``).
     """
 
     effect: Effect
@@ -51,6 +53,9 @@ class Decision:
     grant: Grant = field(default_factory=Grant)
     approvers: Approvers | None = None
     explanation: tuple[Verdict, ...] = ()
+    # Host folders of the grant that are the requester's own (``{requester}`` paths): the
+    # pipeline creates them (mode 0700, under the deployer's existing parent) before a run.
+    own_dirs: tuple[Path, ...] = ()
 
     @property
     def allowed(self) -> bool:

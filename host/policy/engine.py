@@ -64,12 +64,14 @@ class _Indexed:
                 self.candidates[skill] = found
         return found
 
-    def grant(self, rule: Rule, manifest: Manifest) -> Grant:
+    def grant(self, rule: Rule, manifest: Manifest, requester: str) -> Grant:
+        if any(d.per_requester for d in rule.grant.dirs.values()):
+            return effective_grant(manifest, rule.grant, requester)  # differs per requester
         key = (rule.order, manifest.name)
         cached = self.grants.get(key)
         if cached is not None and cached[0] is manifest:
             return cached[1]
-        grant = effective_grant(manifest, rule.grant)
+        grant = effective_grant(manifest, rule.grant, requester)
         self.grants[key] = (manifest, grant)
         return grant
 
@@ -197,7 +199,12 @@ class PolicyEngine:
                     f"rate limit of rule {rule.id} reached ({rule.rate.per_minute:g} per minute, "
                     f"burst {rule.rate.burst}); try again in {math.ceil(wait)} s",
                 )
-        grant = state.grant(rule, manifest)
+        grant = state.grant(rule, manifest, request.requester)
+        own = tuple(
+            Path(d.host_path(request.requester))
+            for label, d in rule.grant.dirs.items()
+            if d.per_requester and any(g.name == label for g in grant.dirs)
+        )
         if rule.effect == "allow":
             if manifest.destructive and not rule.unsafe_allow_destructive:
                 approvers = Approvers((request.requester,), 1, IMPLICIT_CONFIRM_EXPIRES_S)
@@ -209,8 +216,11 @@ class PolicyEngine:
                     "must confirm",
                     grant,
                     approvers,
+                    own_dirs=own,
                 )
-            return Decision("allow", rule.id, digest, f"allowed by rule {rule.id}", grant)
+            return Decision(
+                "allow", rule.id, digest, f"allowed by rule {rule.id}", grant, own_dirs=own
+            )
         assert rule.approvers is not None  # the loader guarantees it for confirm rules
         jids = rule.approvers.resolve(request.requester)
         if len(jids) < rule.approvers.required:
@@ -229,6 +239,7 @@ class PolicyEngine:
             f"{', '.join(jids)}",
             grant,
             Approvers(jids, rule.approvers.required, rule.approvers.expires_s),
+            own_dirs=own,
         )
 
 

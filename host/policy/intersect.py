@@ -2,8 +2,8 @@
 
 Never wider than either side, field by field:
 
-- dirs: only labels both declare; host path from the policy, guest path from the manifest;
-  ``rw`` only when both say ``rw``.
+- dirs: only labels both declare; host path from the policy (``{requester}`` replaced by the
+  requester's bare JID), guest path from the manifest; ``rw`` only when both say ``rw``.
 - http: for each pair of a policy host and a manifest host, the narrower of the two when one
   covers the other (a manifest host ``"*"`` means "whatever the policy grants"); methods are
   the intersection; sizes and ``unsafe_allow_private`` come from the policy (the manifest does
@@ -51,8 +51,9 @@ def narrower_host(policy: str, manifest: str) -> str | None:
     return None
 
 
-def effective_grant(manifest: Manifest, doc: GrantDoc) -> Grant:
-    """The grant a run of ``manifest``'s skill gets under a rule granting ``doc``."""
+def effective_grant(manifest: Manifest, doc: GrantDoc, requester: str) -> Grant:
+    """The grant a run of ``manifest``'s skill gets under a rule granting ``doc``, for
+    ``requester`` (a normalised bare JID; it names ``{requester}`` folders)."""
     caps = manifest.capabilities
     dirs = []
     for need in caps.dirs:
@@ -62,7 +63,10 @@ def effective_grant(manifest: Manifest, doc: GrantDoc) -> Grant:
         access = "rw" if need.access == "rw" and given.access == "rw" else "ro"
         dirs.append(
             DirGrant(
-                name=need.name, host_path=Path(given.path), guest_path=need.guest, access=access
+                name=need.name,
+                host_path=Path(given.host_path(requester)),
+                guest_path=need.guest,
+                access=access,
             )
         )
     http: dict[str, HttpGrant] = {}

@@ -97,7 +97,13 @@ def _pydantic_findings(
             key = str(loc[-1])
             message = f"unknown key `{key}`"
             close = difflib.get_close_matches(key, _KNOWN_KEYS, n=1)
-            hint = f"did you mean `{close[0]}`?" if close else "see docs/policy.md for every key"
+            if close and close[0] == key:  # a real key, in the wrong table
+                hint = (
+                    f"`{key}` belongs to another table: in TOML a key after a [table] header "
+                    "belongs to that table, so move it above the header"
+                )
+            else:
+                hint = f"did you mean `{close[0]}`?" if close else "see docs/policy.md"
         elif err["type"] == "missing":
             message = f"missing key `{loc[-1]}`"
         elif inner:

@@ -20,6 +20,7 @@ from host.skills.manifest import ENV_NAME, SECRET_NAME
 from sandbox.spec import Limits
 
 __all__ = [
+    "REQUESTER_PLACEHOLDER",
     "ArgConstraint",
     "ConfirmDoc",
     "DirDoc",
@@ -101,8 +102,16 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
+REQUESTER_PLACEHOLDER = "{requester}"
+
+
 class DirDoc(_Strict):
-    """``[rule.grant.dirs.LABEL]``: the host folder behind the manifest's directory label."""
+    """``[rule.grant.dirs.LABEL]``: the host folder behind the manifest's directory label.
+
+    ``path`` may end with the component ``{requester}``: each requester then gets their own
+    folder, named by their bare JID, under a parent the deployer created (notes, per-user
+    workspaces).
+    """
 
     path: str
     access: Literal["ro", "rw"] = "ro"
@@ -110,7 +119,31 @@ class DirDoc(_Strict):
     @field_validator("path")
     @classmethod
     def _sane(cls, v: str) -> str:
+        if "{" in v or "}" in v:
+            parent, sep, tail = v.rpartition("/" + REQUESTER_PLACEHOLDER)
+            if not sep or tail or "{" in parent or "}" in parent:
+                raise ValueError(
+                    f"host path {v!r}: the only placeholder is a last component "
+                    f"`/{REQUESTER_PLACEHOLDER}`"
+                )
+            check_host_path(parent)
+            return v
         return check_host_path(v)
+
+    @property
+    def per_requester(self) -> bool:
+        return self.path.endswith("/" + REQUESTER_PLACEHOLDER)
+
+    def host_path(self, requester: str) -> str:
+        """The folder for ``requester`` (a normalised bare JID: one safe path component)."""
+        if self.per_requester:
+            return self.path[: -len(REQUESTER_PLACEHOLDER)] + requester
+        return self.path
+
+    @property
+    def fixed_part(self) -> str:
+        """The path without its placeholder component: what exists before any request."""
+        return self.path.removesuffix("/" + REQUESTER_PLACEHOLDER)
 
 
 class HttpDoc(_Strict):

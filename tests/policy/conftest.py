@@ -38,6 +38,7 @@ TEXT = {"type": "string", "maxLength": 4096}
 WS_RO = {"dirs": [{"name": "workspace", "guest": "/workspace", "access": "ro"}]}
 WS_RW = {"dirs": [{"name": "workspace", "guest": "/workspace", "access": "rw"}]}
 NOTES = {"dirs": [{"name": "notes", "guest": "/notes", "access": "rw"}]}
+NOTES_RO = {"dirs": [{"name": "notes", "guest": "/notes", "access": "ro"}]}
 
 
 def starter_manifests() -> dict[str, Manifest]:
@@ -87,7 +88,7 @@ def starter_manifests() -> dict[str, Manifest]:
             limits={"fuel": 1_000_000, "memory_mb": 64},
         ),
         manifest("notes.remember", parameters=_params(["text"], text=TEXT), capabilities=NOTES),
-        manifest("notes.recall", parameters=_params([], query=TEXT), capabilities=NOTES),
+        manifest("notes.recall", parameters=_params([], query=TEXT), capabilities=NOTES_RO),
     ]
     return {m.name: m for m in skills}
 

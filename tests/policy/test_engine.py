@@ -257,3 +257,15 @@ def test_offered_skills_follow_requesters_origins_and_outright_denies(
     assert policy.offered_skills(
         ["echo"], requester="eve@evil.example", origin="cli", conversation_id="c"
     ) == ["echo"]
+
+
+def test_requester_folders_are_per_requester(write_policy: PolicyWriter) -> None:
+    grant = '[rule.grant.dirs.workspace]\npath = "/srv/homes/{requester}"\naccess = "rw"\n'
+    extra = "unsafe_allow_destructive = true\n" + grant
+    policy = engine(write_policy(rule("own", "allow", '["fs.write"]', extra=extra)))
+    args = {"path": "a", "content": "x"}
+    alice = policy.decide(req("fs.write", **args), MANIFESTS["fs.write"])
+    bob = policy.decide(req("fs.write", requester="Bob@Example.org", **args), MANIFESTS["fs.write"])
+    assert [str(d.host_path) for d in alice.grant.dirs] == ["/srv/homes/alice@example.org"]
+    assert [str(d.host_path) for d in bob.grant.dirs] == ["/srv/homes/bob@example.org"]
+    assert [str(p) for p in bob.own_dirs] == ["/srv/homes/bob@example.org"]

@@ -194,3 +194,21 @@ def test_check_warns_when_a_grant_is_narrowed_by_the_manifest(write_policy: Poli
             "skill gets it read-only",
         )
     ]
+
+
+@pytest.mark.parametrize(
+    ("path", "error"),
+    [
+        ("/srv/{requester}/x", "the only placeholder is a last component `/{requester}`"),
+        ("/srv/{user}", "the only placeholder is a last component `/{requester}`"),
+        ("/{requester}", "must be absolute"),
+        ("/etc/{requester}", "is inside /etc"),
+    ],
+)
+def test_requester_placeholder_is_checked(
+    write_policy: PolicyWriter, path: str, error: str
+) -> None:
+    grant = f'[rule.grant.dirs.workspace]\npath = "{path}"\n'
+    _, findings = lint_policy_dir(write_policy(ALLOW_ECHO + grant))
+    assert len(findings) == 1
+    assert error in findings[0].message

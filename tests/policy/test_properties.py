@@ -171,7 +171,7 @@ def test_effective_grant_is_never_wider_than_either_side(
             "limits": give_limits,
         }
     )
-    grant = effective_grant(m, doc)
+    grant = effective_grant(m, doc, "a@b.org")
     for d in grant.dirs:
         assert d.name in need_dirs
         assert d.name in give_dirs
