@@ -7,6 +7,7 @@ they are missing or stale (the first C build fills Zig's cache and takes about a
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +64,11 @@ def ensure_skills(skills_dir: Path = REPO / "skills_wasm") -> list[str]:
     return built
 
 
+def _toml(path: Path) -> str:
+    """``path`` as a TOML basic string (JSON's escapes are valid TOML ones)."""
+    return json.dumps(str(path))
+
+
 def make_world(root: Path, *, component_port: int, secret: str) -> World:
     """Write the workspace, policy, turns and configuration under ``root``."""
     workspace = root / "workspace"
@@ -73,7 +79,7 @@ def make_world(root: Path, *, component_port: int, secret: str) -> World:
     policies = root / "policies"
     policies.mkdir()
     policy = (DATA / "policy.toml").read_text()
-    policy = policy.replace("WORKSPACE", str(workspace)).replace("REQUESTER", user_jid)
+    policy = policy.replace('"WORKSPACE"', _toml(workspace)).replace("REQUESTER", user_jid)
     (policies / "demo.toml").write_text(policy)
     config = root / "airlock.toml"
     config.write_text(
@@ -87,7 +93,7 @@ component_secret = "${{AIRLOCK_DEMO_SECRET}}"
 
 [llm]
 provider = "scripted"
-script = "{DATA / "turns.toml"}"
+script = {_toml(DATA / "turns.toml")}
 
 [agent]
 name = "Airlock"
@@ -98,7 +104,7 @@ path = "memory"
 
 [airlock]
 policy_dir = "policies"
-skills_dir = "{REPO / "skills_wasm"}"
+skills_dir = {_toml(REPO / "skills_wasm")}
 audit_path = "data/audit.jsonl"
 confirm_path = "data/confirmations.sqlite"
 """
