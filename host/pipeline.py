@@ -13,12 +13,12 @@ record cannot be written, :class:`AuditError` propagates and nothing after it ha
 
 The sandbox gets exactly the effective grant of the decision (``Grant.run_spec``), the module
 digest the registry verified, and the arguments as JSON on stdin. Host calls go to a broker
-built from the same grant. :class:`PipelineGateway` offers the pipeline to the agent loop.
+built from the same grant. The agent loop reaches it through
+:class:`host.gateway.PolicyGateway`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 from collections.abc import Callable, Mapping
@@ -26,8 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from host.agent.actions import Origin as AgentOrigin
-from host.agent.actions import ToolCall, ToolOutcome, ToolSpec
 from host.audit.record import AuditEvent
 from host.audit.sink import AuditSink, JsonValue
 from host.audit.store import ContentStore, output_summary
@@ -44,7 +42,7 @@ from host.skills.registry import SkillRegistry
 from sandbox import supervisor
 from sandbox.spec import HostCallHandler, RunResult, RunSpec
 
-__all__ = ["Confirmer", "Pipeline", "PipelineGateway", "PipelineOutcome", "Runner"]
+__all__ = ["Confirmer", "Pipeline", "PipelineOutcome", "Runner"]
 
 Runner = Callable[[RunSpec, HostCallHandler | None], RunResult]
 Status = Literal["done", "invalid", "denied", "not_confirmed", "failed"]
@@ -259,51 +257,3 @@ def _make_own_dirs(folders: tuple[Path, ...]) -> None:
                 f"cannot create the requester's folder {folder}: {exc.strerror}",
                 hint=f"create its parent {folder.parent} for the skill's data",
             ) from None
-
-
-class PipelineGateway:
-    """The agent's :class:`host.agent.actions.ActionGateway`, backed by a :class:`Pipeline`.
-
-    Tools offered are the skills the requester's policy could ever allow
-    (:meth:`PolicyEngine.offered_skills`); each call runs the whole pipeline in a worker thread
-    (the sandbox and fsyncs block). Refusals are outcomes; an AuditError propagates (a gateway
-    that cannot audit is broken, and nothing acted).
-    """
-
-    def __init__(self, pipeline: Pipeline, engine: PolicyEngine) -> None:
-        self._pipeline = pipeline
-        self._engine = engine
-
-    def tools_for(self, requester: str) -> list[ToolSpec]:
-        manifests = self._pipeline.manifests
-        try:
-            names = self._engine.offered_skills(
-                manifests, requester=requester, origin="chat", conversation_id=requester
-            )
-        except ValueError:  # not a valid bare JID: offer nothing
-            return []
-        return [
-            ToolSpec(
-                name=name,
-                description=manifests[name].description,
-                parameters=manifests[name].parameters,
-            )
-            for name in names
-        ]
-
-    async def request(
-        self, call: ToolCall, *, requester: str, origin: AgentOrigin, conversation_id: str
-    ) -> ToolOutcome:
-        result = await asyncio.to_thread(
-            self._pipeline.handle,
-            call.name,
-            call.arguments,
-            requester=requester,
-            origin=origin,
-            conversation_id=conversation_id,
-        )
-        return ToolOutcome(
-            status=result.status,
-            text_for_model=json.dumps(result.as_json(), ensure_ascii=False),
-            request_id=result.request_id,
-        )
