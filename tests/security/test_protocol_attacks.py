@@ -11,7 +11,8 @@ import pytest
 from slixmpp import JID
 from slixmpp.exceptions import IqError
 
-from host.confirm import Outcome
+from host.confirm import Outcome, Settings
+from sandbox.spec import HostCallHandler, RunResult, RunSpec, Status
 from tests.fixtures.prosody import MUC, Prosody
 from tests.fixtures.xmpp import WAIT
 from tests.protocol.harness import Parts, agent, condition, domain, el, parts, people
@@ -189,5 +190,53 @@ def test_protocol_commands_for_skills_not_offered_are_refused(
                 await bob.iq(a.jid, forged)
             assert condition(caught.value) == ("item-not-found", "cancel")
             assert not a.world.audit_path.exists() or requesters(a.world.audit_path) == []
+
+    asyncio.run(main())
+
+
+class LeakyChild:
+    """A sandbox whose child dies with a message naming host paths."""
+
+    def __call__(self, spec: RunSpec, host_calls: HostCallHandler | None) -> RunResult:
+        return RunResult(status=Status.SANDBOX_ERROR, error="child died opening /srv/secret/db")
+
+
+def test_protocol_host_failures_leak_nothing_but_an_incident_id(
+    prosody: Prosody, domain: str, tmp_path: Path, parts: Parts
+) -> None:
+    async def main() -> None:
+        async with (
+            agent(prosody, domain, tmp_path, (parts[0], LeakyChild())) as a,
+            people(prosody, "alice") as [alice],
+        ):
+            with pytest.raises(IqError) as caught:
+                await alice.iq(a.jid, el(execute("echo", text="hi")))
+            assert condition(caught.value) == ("internal-server-error", "wait")
+            text = str(caught.value.iq["error"]["text"])
+            assert text.startswith("The agent could not handle this request (incident ")
+            assert "/srv/secret" not in str(caught.value.iq)
+
+    asyncio.run(main())
+
+
+def test_protocol_confirmation_flood_is_refused_and_does_not_stall_runs(
+    prosody: Prosody, domain: str, tmp_path: Path, parts: Parts
+) -> None:
+    async def main() -> None:
+        settings = Settings(max_pending_per_requester=8)
+        async with (
+            agent(prosody, domain, tmp_path, parts, settings=settings) as a,
+            people(prosody, "alice") as [alice],
+        ):
+            for n in range(8):  # eight requests, each holding a worker while approvers decide
+                pending = await alice.iq(a.jid, el(execute("fs.delete", path=f"f{n}")))
+                assert pending.get("reason") == "confirmation"
+            with pytest.raises(IqError) as caught:
+                await alice.iq(a.jid, el(execute("fs.delete", path="one-more")))
+            assert condition(caught.value) == ("resource-constraint", "wait")
+            result = await alice.iq(a.jid, el(execute("echo", text="still served")))
+            assert result.get("status") == "ok"
+            for c in a.world.service.pending_for("bob@localhost"):
+                a.world.service.withdraw(c.id, "test over")
 
     asyncio.run(main())
