@@ -7,8 +7,8 @@ rows, then review the diff: the README's prose is written by hand, only the inde
 re-run exactly one claim: ``pytest $(python threat-model/index.py --tests T-SBX-50)``.
 
 Each row is placed at one trust boundary: by its area (the ``XMP`` of ``T-XMP-01``, see
-:data:`BOUNDARY_OF_AREA`), else by its table's file name (:data:`BOUNDARY_OF_TABLE`), else by
-:data:`BOUNDARY_OF_ROW` for the cross-cutting parser rows. A row that none of these place is
+:data:`BOUNDARY_OF_AREA`), else by :data:`BOUNDARY_OF_ROW` (the cross-cutting parser rows and a
+few others), else by its table's file name (:data:`BOUNDARY_OF_TABLE`). A row that none of these place is
 shown under "unplaced" so that it is never silently left out. The tables the brief expects
 (:data:`EXPECTED_TABLES`) are listed as "table pending" while they do not exist.
 """
@@ -38,6 +38,7 @@ BOUNDARIES = {
 }
 BOUNDARY_OF_AREA = {
     "XMP": "B1",
+    "PRO": "B1",
     "CNF": "B1",
     "LLM": "B2",
     "REQ": "B2",
@@ -58,10 +59,17 @@ BOUNDARY_OF_ROW = {
     "T-PRS-12": "B1",
     "T-PRS-13": "B2",
     "T-PRS-14": "B3",
+    # `airlock serve` wiring (serve.md): starting without a sound policy, skills or audit log is
+    # the deployer's files reaching the host; a "yes" typed in chat is the XMPP edge.
+    "T-SRV-01": "B3",
+    "T-SRV-02": "B3",
+    "T-SRV-03": "B1",
+    # sandbox-wasm.md is B5, except its row on hostile frames from the child (the B4 protocol).
+    "T-SBX-16": "B4",
 }
 # The area tables the threat model expects, by boundary (threats/README.md names the areas).
 EXPECTED_TABLES = {
-    "B1": ("xmpp.md", "confirm.md"),
+    "B1": ("xmpp.md", "protocol.md", "confirm.md"),
     "B2": ("llm.md",),
     "B3": ("policy.md",),
     "B4": ("sandbox-os.md",),
@@ -75,8 +83,8 @@ def boundary_of(table: str, row_id: str) -> str | None:
     """The boundary a row belongs to, or None if nothing places it."""
     return (
         BOUNDARY_OF_AREA.get(row_id.split("-")[1])
-        or BOUNDARY_OF_TABLE.get(table)
         or BOUNDARY_OF_ROW.get(row_id)
+        or BOUNDARY_OF_TABLE.get(table)
     )
 
 
