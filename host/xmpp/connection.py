@@ -47,11 +47,14 @@ class AirlockIq(Iq):
             reply.send()
 
 
-def _common_setup(xmpp: Any, cfg: ServerConfig, name: str) -> None:
+def _common_setup(xmpp: Any, cfg: ServerConfig, name: str, rooms: bool) -> None:
     xmpp.remove_stanza(Iq)
     xmpp.register_stanza(AirlockIq)
     xmpp.register_plugin("xep_0030")
-    xmpp.register_plugin("xep_0045")
+    if rooms:
+        # Only with rooms configured: the MUC plugin inspects every stanza, which costs a
+        # one-to-one agent a measurable share of its per-message time.
+        xmpp.register_plugin("xep_0045")
     xmpp.register_plugin("xep_0092", {"software_name": "Airlock", "version": __version__})
     xmpp.register_plugin(
         "xep_0199",
@@ -64,7 +67,7 @@ def _common_setup(xmpp: Any, cfg: ServerConfig, name: str) -> None:
 class AirlockComponent(ComponentXMPP):
     """An external component (XEP-0114)."""
 
-    def __init__(self, cfg: ServerConfig, name: str) -> None:
+    def __init__(self, cfg: ServerConfig, name: str, *, rooms: bool = True) -> None:
         assert cfg.component_domain is not None
         assert cfg.component_secret is not None
         super().__init__(  # type: ignore[no-untyped-call]
@@ -73,13 +76,13 @@ class AirlockComponent(ComponentXMPP):
             cfg.host,
             cfg.effective_port,
         )
-        _common_setup(self, cfg, name)
+        _common_setup(self, cfg, name, rooms)
 
 
 class AirlockClient(ClientXMPP):
     """A client (C2S) connection with TLS and SASL rules enforced."""
 
-    def __init__(self, cfg: ServerConfig, name: str) -> None:
+    def __init__(self, cfg: ServerConfig, name: str, *, rooms: bool = True) -> None:
         assert cfg.jid is not None
         assert cfg.password is not None
         mechanisms = WEAK_MECHANISMS if cfg.unsafe_allow_weak_sasl else SCRAM_MECHANISMS
@@ -105,7 +108,7 @@ class AirlockClient(ClientXMPP):
             self.ssl_context.verify_mode = ssl.CERT_NONE
         elif cfg.tls_ca_file is not None:
             self.ca_certs = cfg.tls_ca_file
-        _common_setup(self, cfg, name)
+        _common_setup(self, cfg, name, rooms)
         self.register_plugin("xep_0198", {"allow_resume": True, "window": 5})
         self.add_event_handler("failed_all_auth", self._auth_failed)
 
@@ -136,10 +139,12 @@ class AirlockClient(ClientXMPP):
         return result
 
 
-def build_stream(cfg: ServerConfig, name: str) -> AirlockComponent | AirlockClient:
-    """The slixmpp stream for ``cfg.mode``."""
+def build_stream(
+    cfg: ServerConfig, name: str, *, rooms: bool = True
+) -> AirlockComponent | AirlockClient:
+    """The slixmpp stream for ``cfg.mode``; ``rooms`` loads group chat (XEP-0045) support."""
     if cfg.mode == "component":
-        return AirlockComponent(cfg, name)
+        return AirlockComponent(cfg, name, rooms=rooms)
     if cfg.mode == "client":
-        return AirlockClient(cfg, name)
+        return AirlockClient(cfg, name, rooms=rooms)
     raise XmppError(f"unknown connection mode {cfg.mode!r}", hint="use 'component' or 'client'")

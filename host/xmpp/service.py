@@ -70,7 +70,7 @@ class AgentService:
     def __init__(self, config: Config, agent: Agent) -> None:
         self.config = config
         self.agent = agent
-        self.stream = build_stream(config.server, config.agent.name)
+        self.stream = build_stream(config.server, config.agent.name, rooms=bool(config.rooms))
         self.access = AccessList(config.agent.allowed_jids, config.agent.allowed_domains)
         limits = config.limits
         self.limiter = RateLimiter(
