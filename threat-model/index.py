@@ -8,9 +8,9 @@ re-run exactly one claim: ``pytest $(python threat-model/index.py --tests T-SBX-
 
 Each row is placed at one trust boundary: by its area (the ``XMP`` of ``T-XMP-01``, see
 :data:`BOUNDARY_OF_AREA`), else by :data:`BOUNDARY_OF_ROW` (the cross-cutting parser rows and a
-few others), else by its table's file name (:data:`BOUNDARY_OF_TABLE`). A row that none of these place is
-shown under "unplaced" so that it is never silently left out. The tables the brief expects
-(:data:`EXPECTED_TABLES`) are listed as "table pending" while they do not exist.
+few others), else by its table's file name (:data:`BOUNDARY_OF_TABLE`). A row that none of
+these place is shown under "unplaced" so that it is never silently left out. The tables the
+threat model expects (:data:`EXPECTED_TABLES`) are listed as "table pending" until they exist.
 """
 
 from __future__ import annotations
