@@ -65,33 +65,38 @@ def descendants(pid: int | None = None, parents: dict[int, int] | None = None) -
     return found
 
 
-def _is_sandbox(pid: int) -> bool:
-    """Whether ``pid`` is one of the sandbox's processes (other fixtures may start their own)."""
+def _sandbox_role(pid: int) -> str | None:
+    """ "zygote" or "child" for the sandbox's own processes, None for anything else."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as handle:
             argv = handle.read().split(b"\0")
     except OSError:
-        return False
-    return b"sandbox.child" in argv or b"sandbox.zygote" in argv
+        return None
+    if b"sandbox.zygote" in argv:
+        return "zygote"  # a zygote, or a run child it forked (same command line)
+    return "child" if b"sandbox.child" in argv else None
 
 
-def stray_processes(*sandboxes: Sandbox) -> set[int]:
+def stray_processes() -> set[int]:
     """Sandbox processes under this one that should not exist now: empty when all is well.
 
-    A warm sandbox legitimately keeps its zygotes and, under each, one spare child forked ahead
-    of the next run. A warm run's own child exits right after reporting (the supervisor makes
-    sure of it before the next run), so this waits up to SETTLE_S for it; any other descendant
-    (a second child of a zygote, a grandchild) is a process that outlived its run.
+    A warm sandbox (this test's, or a session-wide one of another suite) legitimately keeps its
+    zygotes and, under each, one child forked ahead of the next run. A warm run's own child exits
+    right after reporting (the supervisor makes sure of it before the next run), so this waits
+    up to SETTLE_S for it; anything else (a cold child still alive, a second child under a
+    zygote, a grandchild) is a process that outlived its run.
     """
     deadline = time.monotonic() + SETTLE_S
     while True:
-        zygotes = set().union(*(sandbox.pids() for sandbox in sandboxes))
         parents = _parents()  # one snapshot: a spare may be forked while we look
-        stray = {pid for pid in descendants(parents=parents) if _is_sandbox(pid)} - zygotes
+        roles = {pid: _sandbox_role(pid) for pid in descendants(parents=parents)}
+        ours = {pid for pid, role in roles.items() if role is not None}
+        zygotes = {pid for pid in ours if roles[pid] == "zygote" and parents.get(pid) not in ours}
+        stray = ours - zygotes
         for zygote in zygotes:
-            spares = {pid for pid in stray if parents.get(pid) == zygote}
-            if len(spares) == 1:
-                stray -= spares
+            children = {pid for pid in stray if parents.get(pid) == zygote}
+            if len(children) == 1:
+                stray -= children
         if not stray or time.monotonic() > deadline:
             return stray
         time.sleep(0.01)

@@ -137,7 +137,7 @@ def test_missing_grant_is_refused_before_running(runner: Runner, tmp_path: Path)
 
 def test_cold_run_leaves_no_process(box: Sandbox, tmp_path: Path) -> None:
     assert supervisor.run(RunSpec(module=write_module(tmp_path, "hello"))).status is Status.OK
-    assert stray_processes(box) == set()
+    assert stray_processes() == set()
 
 
 def test_compiled_module_is_cached_then_reused(tmp_path: Path) -> None:
@@ -166,7 +166,7 @@ def test_warm_runs_leave_only_the_zygote(box: Sandbox, tmp_path: Path) -> None:
     module = write_module(tmp_path, "hello")
     for _ in range(3):
         assert box.run(RunSpec(module=module)).status is Status.OK
-    assert stray_processes(box) == set()
+    assert stray_processes() == set()
     (zygote,) = box.pids()
     assert len(descendants(zygote)) <= 1  # at most the spare forked for the next run
 
@@ -191,7 +191,7 @@ def test_concurrent_warm_runs_from_threads(box: Sandbox, tmp_path: Path) -> None
             specs = [RunSpec(module=module, args=(str(i),)) for i in range(8)]
             results = list(pool.map(sandbox.run, specs))
         assert [r.stdout for r in results] == [f"arg args_env.wasm\narg {i}\n" for i in range(8)]
-        assert stray_processes(sandbox, box) == set()
+        assert stray_processes() == set()
 
 
 def test_usable_from_asyncio(box: Sandbox, tmp_path: Path) -> None:

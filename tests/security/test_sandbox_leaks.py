@@ -23,7 +23,7 @@ def runner(
     request: pytest.FixtureRequest, box: Sandbox
 ) -> Iterator[Callable[[RunSpec], RunResult]]:
     yield supervisor.run if request.param == "cold" else box.run
-    assert stray_processes(box) == set(), "a sandbox process outlived its run"
+    assert stray_processes() == set(), "a sandbox process outlived its run"
 
 
 def test_descriptors_3_to_10_and_the_pipes_are_unreachable(

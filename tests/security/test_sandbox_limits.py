@@ -22,7 +22,7 @@ MIB = 1024 * 1024
 @pytest.fixture(autouse=True)
 def host_stays_healthy(box: Sandbox, tmp_path: Path) -> Iterator[None]:
     yield
-    assert stray_processes(box) == set(), "a sandbox process outlived its run"
+    assert stray_processes() == set(), "a sandbox process outlived its run"
     healthy = box.run(RunSpec(module=write_module(tmp_path, "hello")))
     assert healthy.status is Status.OK
 
