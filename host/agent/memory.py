@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,6 +38,9 @@ PROFILE_FILES = ("user.md", "memory.md")
 MAX_PROFILE_CHARS = 16_000
 # One history line longer than this is not one of ours: it is skipped when reading.
 MAX_LINE_BYTES = 1_100_000
+# Global persona files are shared by every conversation: read once per this many seconds, so an
+# operator's edit shows within it while busy agents do not reopen them on every message.
+GLOBAL_TTL_SECS = 5.0
 TAIL_BLOCK = 8 * 1024  # history is read backwards in blocks of this size (~40 short turns)
 
 
@@ -56,11 +60,30 @@ class Conversation:
     """The memory of one user or one room. Not safe for concurrent writers: callers serialise
     per conversation (the agent holds one lock per key)."""
 
-    def __init__(self, root: Path, key: str, *, idle_timeout: timedelta | None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        key: str,
+        *,
+        idle_timeout: timedelta | None,
+        global_file: Callable[[str], str] | None = None,
+    ) -> None:
         self.root = root
         self.key = key
         self.dir = memory_dir(root, key)
         self.idle_timeout = idle_timeout
+        self._global_file = global_file or (lambda name: _read_capped(root / name))
+        self._names: frozenset[str] | None = None
+
+    def _local_names(self) -> frozenset[str]:
+        # One listing instead of an open() per persona and profile file, most of which do not
+        # exist; taken once per Conversation (one message).
+        if self._names is None:
+            try:
+                self._names = frozenset(os.listdir(self.dir))
+            except (FileNotFoundError, NotADirectoryError):
+                self._names = frozenset()
+        return self._names
 
     @property
     def history_path(self) -> Path:
@@ -145,15 +168,16 @@ class Conversation:
 
     def persona_file(self, name: str) -> str:
         """Per-JID ``name`` if present and non-empty, else the global one, else ``""``."""
-        for path in (self.dir / name, self.root / name):
-            text = _read_capped(path)
+        if name in self._local_names():
+            text = _read_capped(self.dir / name)
             if text.strip():
                 return text
-        return ""
+        text = self._global_file(name)
+        return text if text.strip() else ""
 
     def profile_file(self, name: str) -> str:
         """This conversation's ``user.md`` or ``memory.md`` (``""`` when absent)."""
-        return _read_capped(self.dir / name)
+        return _read_capped(self.dir / name) if name in self._local_names() else ""
 
 
 def _tail_lines(path: Path, limit: int) -> list[bytes]:
@@ -191,12 +215,27 @@ class MemoryStore:
         *,
         idle_timeout_mins: int,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        global_ttl_secs: float = GLOBAL_TTL_SECS,
     ) -> None:
         self.root = root.resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         self.idle_timeout = timedelta(minutes=idle_timeout_mins) if idle_timeout_mins else None
         self.clock = clock
+        self.global_ttl_secs = global_ttl_secs
+        self._globals: dict[str, tuple[float, str]] = {}
 
     def conversation(self, key: str) -> Conversation:
         """The memory of user or room ``key`` (a bare JID)."""
-        return Conversation(self.root, key, idle_timeout=self.idle_timeout)
+        return Conversation(
+            self.root, key, idle_timeout=self.idle_timeout, global_file=self.global_file
+        )
+
+    def global_file(self, name: str) -> str:
+        """A global persona file, re-read at most every ``global_ttl_secs``."""
+        now = time.monotonic()
+        cached = self._globals.get(name)
+        if cached is not None and now - cached[0] < self.global_ttl_secs:
+            return cached[1]
+        text = _read_capped(self.root / name)
+        self._globals[name] = (now, text)
+        return text

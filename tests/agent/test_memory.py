@@ -82,7 +82,7 @@ def test_corrupt_history_lines_are_skipped(tmp_path: Path) -> None:
 
 
 def test_persona_lookup_per_jid_then_global_then_builtin(tmp_path: Path) -> None:
-    store = MemoryStore(tmp_path, idle_timeout_mins=0)
+    store = MemoryStore(tmp_path, idle_timeout_mins=0, global_ttl_secs=0)
     room = store.conversation("lobby@conference.x")
     user = store.conversation("a@x")
     assert system_prompt(user, agent_name="Bot", room=None).startswith(
@@ -118,3 +118,13 @@ def test_turns_reads_only_the_tail_of_a_long_session(tmp_path: Path) -> None:
     assert [t.text.split()[1] for t in last] == ["2995", "2996", "2997", "2998", "2999"]
     assert [t.text.split()[1] for t in conv.turns(5000)][:2] == ["0", "1"]
     assert len(conv.turns(5000)) == 3000
+
+
+def test_global_persona_files_are_reread_after_their_ttl(tmp_path: Path) -> None:
+    store = MemoryStore(tmp_path, idle_timeout_mins=0, global_ttl_secs=3600)
+    (tmp_path / "identity.md").write_text("I am v1.")
+    assert store.conversation("a@x").persona_file("identity.md") == "I am v1."
+    (tmp_path / "identity.md").write_text("I am v2.")
+    assert store.conversation("a@x").persona_file("identity.md") == "I am v1."  # cached
+    fresh = MemoryStore(tmp_path, idle_timeout_mins=0, global_ttl_secs=0)
+    assert fresh.conversation("a@x").persona_file("identity.md") == "I am v2."
