@@ -27,6 +27,8 @@ def test_world_is_a_valid_configuration_with_the_demo_policy(tmp_path: Path) -> 
     assert "s3" not in world.config.read_text()
     assert config.airlock.actions is True
     assert config.airlock.audit_path == world.audit
+    # Relative paths in [airlock] are resolved against the configuration file's folder.
+    assert config.airlock.confirm_path == world.root / "data" / "confirmations.sqlite"
     assert config.agent.allowed_jids == ["alice@localhost"]
     engine = PolicyEngine.from_dir(config.airlock.policy_dir)
     rules = {r.id: r.effect for r in engine.policy.rules}
