@@ -28,7 +28,7 @@ from host.confirm import Channel, MalformedReply, parse_form
 from host.confirm.elements import choice_form
 from host.protocol.errors import ProtocolError, reply_error
 from host.protocol.forms import arguments_from, form_for, supported
-from host.protocol.ns import NS_COMMANDS, NS_CONFIRM, NS_DATA, q
+from host.protocol.ns import NS_COMMANDS, NS_CONFIRM, NS_DATA, NS_EXECUTE, q
 
 if TYPE_CHECKING:
     from host.protocol.handlers import ProtocolHandlers
@@ -200,7 +200,7 @@ class Commands:
         arguments = arguments_from(form, manifest)
 
         def done(element: ET.Element) -> None:
-            output = element.find(q("output", element.tag.split("}")[0][1:]))
+            output = element.find(q("output", NS_EXECUTE))
             status = element.get("status", "ok")
             text = output.text if output is not None and output.text else status
             kind = "info" if status == "ok" else "error"

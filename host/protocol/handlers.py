@@ -210,11 +210,11 @@ class ProtocolHandlers:
         if self.router is None or not self._may_answer(who):
             return  # strangers get no reply, as in chat
         room = msg["type"] == "groupchat"
-        channel_element = msg.xml.find(q("confirm-response", NS_CONFIRM))
+        structured = msg.xml.find(q("confirm-response", NS_CONFIRM))
         try:
-            if channel_element is not None:
+            if structured is not None:
                 parsed = parse_confirm_response(
-                    channel_element, channel=Channel.ROOM if room else Channel.STRUCTURED
+                    structured, channel=Channel.ROOM if room else Channel.STRUCTURED
                 )
             else:
                 form = msg.xml.find(q("x", NS_DATA))
