@@ -13,7 +13,7 @@ from typing import Annotated, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 # Finite defaults, each with its reason. "Unlimited" is never a default.
-DEFAULT_FUEL = 2_000_000_000  # ~1 s of tight Wasm loop on this class of machine
+DEFAULT_FUEL = 2_000_000_000  # a tight loop burns it in ~7 s here: under the 10 s wall clock
 DEFAULT_MEMORY_MB = 128  # linear memory; enough for text-processing skills, small for a bomb
 DEFAULT_TIMEOUT_S = 10.0  # wall clock, enforced by epoch deadline and then by SIGKILL
 DEFAULT_MAX_OUTPUT_KB = 1024  # stdout and stderr each; a chat reply never needs more
