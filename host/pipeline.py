@@ -45,7 +45,7 @@ from sandbox.spec import HostCallHandler, RunResult, RunSpec
 __all__ = ["Confirmer", "Pipeline", "PipelineOutcome", "Runner"]
 
 Runner = Callable[[RunSpec, HostCallHandler | None], RunResult]
-Status = Literal["done", "invalid", "denied", "not_confirmed", "failed"]
+Status = Literal["done", "invalid", "denied", "rate_limited", "not_confirmed", "failed"]
 
 
 class Confirmer(Protocol):
@@ -63,7 +63,11 @@ class Confirmer(Protocol):
 
 @dataclass(frozen=True)
 class PipelineOutcome:
-    """How one request ended. ``answer`` is the skill's result or error when it ran."""
+    """How one request ended. ``answer`` is the skill's result or error when it ran.
+
+    ``rate_limited`` is a policy denial for now only (the rule's rate limit is spent; the same
+    request may be allowed later); ``denied`` is a denial the requester cannot wait out.
+    """
 
     status: Status
     request_id: str
@@ -177,6 +181,8 @@ class Pipeline:
             request_id,
             {**decision.audit_data(), "action_digest": digest},
         )
+        if decision.rate_limited:
+            return PipelineOutcome("rate_limited", request_id, decision.reason, decision)
         if decision.effect == "deny":
             return PipelineOutcome("denied", request_id, decision.reason, decision)
         if decision.effect == "confirm" and not (

@@ -38,7 +38,7 @@ from host.request.model import CapabilityRequest
 from host.skills.manifest import Manifest
 from host.skills.registry import SkillRegistry
 
-EXIT = {"done": 0, "failed": 1, "invalid": 2, "denied": 3, "not_confirmed": 4}
+EXIT = {"done": 0, "failed": 1, "invalid": 2, "denied": 3, "rate_limited": 3, "not_confirmed": 4}
 DEFAULT_AUDIT = Path("airlock-audit.jsonl")
 
 

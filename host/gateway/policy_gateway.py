@@ -70,9 +70,7 @@ class Executed:
 
     @property
     def rate_limited(self) -> bool:
-        o = self.outcome
-        # The policy engine words every rate-limit denial this way (host/policy/engine.py).
-        return o is not None and o.status == "denied" and o.message.startswith("rate limit")
+        return self.outcome is not None and self.outcome.status == "rate_limited"
 
     @property
     def queue_full(self) -> bool:

@@ -44,6 +44,8 @@ class Decision:
     ``policy_digest`` identifies the exact policy files the decision was made under.
     ``explanation`` is filled only when the caller asked for it (it costs a pass over all rules).
     ``own_dirs`` lists the granted folders that are the requester's own (``{requester}``).
+    ``rate_limited`` is set (with ``effect`` deny) only when a matching rule would have decided
+    but its rate limit is spent: callers tell "later" from "never" by this flag, not by wording.
     """
 
     effect: Effect
@@ -56,6 +58,7 @@ class Decision:
     # Host folders of the grant that are the requester's own (``{requester}`` paths): the
     # pipeline creates them (mode 0700, under the deployer's existing parent) before a run.
     own_dirs: tuple[Path, ...] = ()
+    rate_limited: bool = False
 
     @property
     def allowed(self) -> bool:

@@ -198,6 +198,7 @@ class PolicyEngine:
                     digest,
                     f"rate limit of rule {rule.id} reached ({rule.rate.per_minute:g} per minute, "
                     f"burst {rule.rate.burst}); try again in {math.ceil(wait)} s",
+                    rate_limited=True,
                 )
         grant = state.grant(rule, manifest, request.requester)
         own = tuple(

@@ -103,7 +103,8 @@ def executed(status: str, message: str = "", answer: Outcome | None = None, **kw
     [
         (executed("invalid", "argument `limit` must be an integer"), ("bad-request", "modify")),
         (executed("denied", "no policy rule allows skill x for y"), ("not-authorized", "auth")),
-        (executed("denied", "rate limit of rule r reached"), ("resource-constraint", "wait")),
+        (executed("rate_limited", "rule r: try later"), ("resource-constraint", "wait")),
+        (executed("denied", "rate limit of rule r reached"), ("not-authorized", "auth")),
         (executed("failed", "boom", incident="abc"), ("internal-server-error", "wait")),
         (Executed(None, incident="abc"), ("internal-server-error", "wait")),
         (
