@@ -11,6 +11,10 @@ stream, and the agent protocol (``#skills``, ``#execute``, confirmation answers 
 is served on it too. Only ``[airlock] actions = false`` serves without it (chat only, every
 tool call refused).
 A policy, skill or audit problem stops the start with exit status 2 and the reason.
+
+On a stop, the XMPP stream is closed first, then the gateway's worker threads, the warm
+sandbox's zygote processes, the confirmation store and the audit log: serve leaves no child
+process behind.
 """
 
 from __future__ import annotations
@@ -161,6 +165,9 @@ def capability_path(
         confirmer = XmppConfirmer(confirmations, notifier, loop)
         pipeline = Pipeline(engine, registry, audit, confirmer=confirmer, runner=box.run)
         gateway = PolicyGateway(pipeline, engine, confirmations=confirmations)
+        # Closed first (the stack unwinds backwards): no request starts once the sandbox's
+        # zygotes, the confirmation store and the audit log are being shut.
+        stack.callback(gateway.close)
         yield CapabilityPath(gateway, ConfirmationRouter(confirmations))
 
 
