@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,13 @@ from host.policy.decision import Decision
 from host.policy.engine import PolicyEngine
 from host.policy.grant import Grant
 from host.request.digest import action_digest, grant_json
-from host.request.model import CapabilityRequest, Origin, build_request, new_request_id
+from host.request.model import (
+    REQUEST_ID,
+    CapabilityRequest,
+    Origin,
+    build_request,
+    new_request_id,
+)
 from host.skills.broker import Broker, SecretsProvider, StaticSecrets
 from host.skills.manifest import Manifest
 from host.skills.outcome import Outcome, outcome
@@ -135,9 +142,21 @@ class Pipeline:
         requester: str,
         origin: Origin,
         conversation_id: str,
+        request_id: str | None = None,
     ) -> PipelineOutcome:
-        """Take one request from validation to result. Raises AuditError (nothing more done)."""
-        request_id = new_request_id()
+        """Take one request from validation to result. Raises AuditError (nothing more done).
+
+        ``request_id`` lets the caller name the request before it ends (to hand out a pending
+        reference while it runs); it must be fresh and match ``[A-Za-z0-9_-]{1,64}``, else
+        RequestError is raised before anything is recorded. By default a random id is made.
+        """
+        if request_id is None:
+            request_id = new_request_id()
+        elif not isinstance(request_id, str) or not re.fullmatch(REQUEST_ID, request_id):
+            raise RequestError(
+                f"request id {str(request_id)[:80]!r} is not 1 to 64 of A-Z a-z 0-9 _ -",
+                hint="pass None to get a random one (host.request.model.new_request_id)",
+            )
         try:
             request = build_request(
                 skill=skill,

@@ -146,9 +146,11 @@ class PolicyGateway:
         origin: Origin,
         conversation_id: str,
         trace: ConfirmTrace | None = None,
+        request_id: str | None = None,
     ) -> Executed:
         """Run one request through the pipeline in a worker thread. Never raises for a broken
-        host either: that is an :class:`Executed` with an ``incident`` id (and a log entry)."""
+        host either: that is an :class:`Executed` with an ``incident`` id (and a log entry).
+        ``request_id`` names the request (see :meth:`Pipeline.handle`); random by default."""
         handle = functools.partial(
             self._pipeline.handle,
             skill,
@@ -156,6 +158,7 @@ class PolicyGateway:
             requester=requester,
             origin=origin,
             conversation_id=conversation_id,
+            request_id=request_id,
         )
         token = current_trace.set(trace)
         try:

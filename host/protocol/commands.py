@@ -209,10 +209,13 @@ class Commands:
             self._reply(iq, command)
 
         def pending(element: ET.Element) -> None:
-            text = (
-                f"Waiting for confirmation {element.get('ref')} (expires "
-                f"{element.get('expires')}); the result will follow in a message."
-            )
+            if element.get("reason") == "running":
+                text = "Still running; the result will follow in a message."
+            else:
+                text = (
+                    f"Waiting for confirmation {element.get('ref')} (expires "
+                    f"{element.get('expires')}); the result will follow in a message."
+                )
             command = _note(_command(node, session, "completed"), text)
             command.append(element)
             self._reply(iq, command)

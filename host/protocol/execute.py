@@ -38,6 +38,7 @@ from host.confirm.elements import iso
 from host.gateway import Executed
 from host.protocol.errors import ProtocolError
 from host.protocol.ns import NS_CONFIRM, NS_EXECUTE, NS_STANZAS, q
+from host.protocol.running import Running
 from host.skills.manifest import Manifest
 from sandbox.spec import Status
 
@@ -163,8 +164,11 @@ def error_element(skill: str, request_id: str | None, error: ProtocolError) -> E
     return result
 
 
-def pending_element(c: Confirmation) -> ET.Element:
-    """``<pending reason='confirmation'/>``: the IQ answer while approvers decide."""
+def pending_element(c: Confirmation | Running) -> ET.Element:
+    """The IQ answer while the outcome is not known: ``<pending reason='confirmation'/>`` while
+    approvers decide, ``<pending reason='running'/>`` while a slow run goes on."""
+    if isinstance(c, Running):
+        return ET.Element(q("pending", NS_EXECUTE), {"request": c.request_id, "reason": "running"})
     return ET.Element(
         q("pending", NS_EXECUTE),
         {

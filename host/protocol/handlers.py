@@ -39,7 +39,7 @@ from host.protocol.execute import (
 )
 from host.protocol.ns import FEATURES, NS_CONFIRM, NS_DATA, NS_EXECUTE, NS_SKILLS, q
 from host.protocol.routing import ConfirmationRouter
-from host.protocol.running import run_or_defer
+from host.protocol.running import PENDING_AFTER_S, check_pending_after, run_or_defer
 from host.protocol.skills import skills_query
 
 __all__ = ["ProtocolHandlers"]
@@ -81,7 +81,12 @@ class ProtocolHandlers:
         router: ConfirmationRouter | None,
         *,
         allows: Callable[[str], bool],
+        pending_after_s: float = PENDING_AFTER_S,
     ) -> None:
+        """``pending_after_s``: how long an ``#execute`` (or skill command) waits for its run
+        before answering with ``<pending reason='running'/>`` (the result then follows by
+        message); over 0 and at most 30 s, default 2 s."""
+        self.pending_after_s = check_pending_after(pending_after_s)
         self.gateway = gateway
         self.router = router
         self.allows = allows
@@ -168,7 +173,14 @@ class ProtocolHandlers:
             msg.append(element)
             msg.send()
 
-        outcome = await run_or_defer(self.gateway, skill, arguments, requester=who, later=later)
+        outcome = await run_or_defer(
+            self.gateway,
+            skill,
+            arguments,
+            requester=who,
+            later=later,
+            pending_after_s=self.pending_after_s,
+        )
         if not isinstance(outcome, Executed):
             (pending or answer)(pending_element(outcome))
             return

@@ -20,6 +20,7 @@ from host.config import ServerConfig
 from host.pipeline import Runner
 from host.protocol import ConfirmationRouter, ProtocolHandlers
 from host.protocol.notify import StreamNotifier
+from host.protocol.running import PENDING_AFTER_S
 from host.skills.registry import SkillRegistry
 from host.xmpp.access import AccessList
 from host.xmpp.connection import build_stream
@@ -65,6 +66,7 @@ async def agent(
     parts: Parts,
     *,
     allowed: tuple[str, ...] = (ALICE, BOB, CAROL),
+    pending_after_s: float = PENDING_AFTER_S,
     **world_options: Any,
 ) -> AsyncIterator[Agent]:
     cfg = ServerConfig(
@@ -79,7 +81,10 @@ async def agent(
     stream.add_event_handler("session_start", lambda _e: ready.set())
     with world(tmp_path, parts, StreamNotifier(stream), **world_options) as w:
         handlers = ProtocolHandlers(
-            w.gateway, ConfirmationRouter(w.service), allows=AccessList(allowed).allows
+            w.gateway,
+            ConfirmationRouter(w.service),
+            allows=AccessList(allowed).allows,
+            pending_after_s=pending_after_s,
         )
         handlers.register(stream)
         stand_in_for_the_edge(stream, handlers)
