@@ -18,7 +18,6 @@ import gc
 import wasmtime
 
 from sandbox.child import plan_for
-from sandbox.harden import runtime_read_paths
 from sandbox.protocol import Done, Job, Setup, decode, encode
 from sandbox.runtime import define_host_calls
 from sandbox.spec import Limits, Status
@@ -65,6 +64,5 @@ def warm_up(engine: wasmtime.Engine, artifact: bytes) -> None:
     memory = instance.exports(store)["memory"]
     assert isinstance(memory, wasmtime.Memory)
     encode(Done(status=Status.OK, exit_code=0, stdout=bytes(memory.read(store, 0, 64))))
-    # The run's hardening resolves the runtime's read paths and builds a plan: touch those too.
-    runtime_read_paths()
+    # The run's hardening builds a plan from its setup: touch that code too.
     plan_for(Setup(), ())

@@ -9,11 +9,14 @@ ready: it forks it ahead of time (reporting Forked with its pid), waits for it, 
 (exit status, peak RSS), and forks the next.
 
 The run child closes the report pipe, pre-touches its pages while it waits
-(:mod:`sandbox.warmup`), then reads its run's trusted Setup from the supervisor, lowers its
-rlimits to the run's, adds the Landlock filesystem layer for the run's grants and the no-fork
-seccomp filter (:func:`sandbox.harden.harden_run`), checks the run's required layers, and only
-then reads the untrusted Job (:func:`sandbox.child.serve_job`). The zygote itself never reads
-the run pipe: no untrusted byte ever reaches it, and it takes no part in a run's critical path.
+(:mod:`sandbox.warmup`) and does the run-independent part of its hardening
+(:func:`sandbox.harden.prepare_run`: its own Landlock ruleset holding the runtime's read rules;
+the run seccomp filter was compiled once by the zygote). Then it reads its run's trusted Setup
+from the supervisor, lowers its rlimits to the run's, adds the grants to its ruleset and
+enforces it, loads the no-fork seccomp filter (:func:`sandbox.harden.harden_run`), checks the
+run's required layers, and only then reads the untrusted Job (:func:`sandbox.child.serve_job`).
+The zygote itself never reads the run pipe: no untrusted byte ever reaches it, and it takes no
+part in a run's critical path.
 
 A wasmtime store is never created in the zygote: its WASI implementation starts a tokio runtime
 with worker threads, and threads do not survive fork.
@@ -26,13 +29,24 @@ import gc
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import wasmtime
 
 from host.errors import AirlockError, HardeningError
 from sandbox.child import plan_for, serve_job
 from sandbox.engine import make_engine
-from sandbox.harden import HardeningPlan, RlimitPlan, harden_base, harden_run, privileges
+from sandbox.harden import (
+    HardeningPlan,
+    RlimitPlan,
+    RunPreparation,
+    harden_base,
+    harden_run,
+    prepare_run,
+    privileges,
+    runtime_read_paths,
+    seccomp,
+)
 from sandbox.protocol import (
     MAX_CONTROL_FRAME,
     Failed,
@@ -63,7 +77,9 @@ def base_plan(keep_fds: Sequence[int]) -> HardeningPlan:
     )
 
 
-def _run_child(fds: argparse.Namespace, engine: wasmtime.Engine, base: Enforcement) -> int:
+def _run_child(
+    fds: argparse.Namespace, engine: wasmtime.Engine, base: Enforcement, prepared: RunPreparation
+) -> int:
     """Body of a spare once the supervisor addresses it: returns its exit code."""
     zygote = os.getppid()
     try:
@@ -77,7 +93,7 @@ def _run_child(fds: argparse.Namespace, engine: wasmtime.Engine, base: Enforceme
         return 1
     try:
         plan = plan_for(setup, (fds.run_in, fds.run_out))
-        enforcement = harden_run(plan, base, expected_parent=zygote)
+        enforcement = harden_run(plan, base, expected_parent=zygote, prepared=prepared)
         missing = enforcement.missing(frozenset(setup.require))
         if missing:  # layers applied once by the zygote, checked against this run's needs
             raise HardeningError(f"the run requires {', '.join(missing)}, not enforced here")
@@ -95,9 +111,17 @@ def _run_child(fds: argparse.Namespace, engine: wasmtime.Engine, base: Enforceme
     return 0
 
 
-def _fork_spare(
-    fds: argparse.Namespace, engine: wasmtime.Engine, base: Enforcement, warm: bytes
-) -> int:
+@dataclass(frozen=True)
+class _Shared:
+    """What the zygote builds once and every run child inherits."""
+
+    engine: wasmtime.Engine
+    base: Enforcement
+    warm: bytes  # the warm-up module, serialized
+    run_filter: seccomp.Program | None  # the run seccomp filter, compiled (None: no seccomp)
+
+
+def _fork_spare(fds: argparse.Namespace, shared: _Shared) -> int:
     """Fork the next run child now; it warms up, then waits for its run on the run pipe."""
     zygote = os.getpid()
     pid = os.fork()
@@ -107,8 +131,9 @@ def _fork_spare(
     try:
         privileges.set_parent_death_signal(zygote)  # fork cleared it: die with the zygote
         os.close(fds.ctl_out)  # the run child never sees the zygote's report channel
-        warm_up(engine, warm)
-        code = _run_child(fds, engine, base)
+        warm_up(shared.engine, shared.warm)
+        prepared = prepare_run(shared.run_filter)  # before any byte of the run is read
+        code = _run_child(fds, shared.engine, shared.base, prepared)
     finally:
         os._exit(code)
 
@@ -121,13 +146,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     fds = parser.parse_args(argv)
     base = harden_base(base_plan((fds.ctl_out, fds.run_in, fds.run_out)))
     engine = make_engine()  # creates no thread, so forked children stay single-threaded
-    warm = prepare(engine)
+    run_filter = seccomp.compile_run_filter() if base.seccomp else None
+    runtime_read_paths()  # resolves (and caches) the paths every child's ruleset needs
+    shared = _Shared(engine, base, prepare(engine), run_filter)
     gc.freeze()  # keep the collector from touching (and un-sharing) the zygote's pages in children
     write_frame(fds.ctl_out, ZygoteReady(enforcement=base, pid=os.getpid()))
     while True:
         # Only one run child exists at a time: the next is forked once the last is reaped, so
         # two children never share the run pipe.
-        pid = _fork_spare(fds, engine, base, warm)
+        pid = _fork_spare(fds, shared)
         try:
             write_frame(fds.ctl_out, Forked(pid=pid))
             _, status, usage = os.wait4(pid, 0)

@@ -7,16 +7,25 @@ path: ``harden_process``.
 
 from __future__ import annotations
 
-from sandbox.harden.apply import harden_base, harden_process, harden_run, restrict_filesystem
+from sandbox.harden.apply import (
+    RunPreparation,
+    harden_base,
+    harden_process,
+    harden_run,
+    prepare_run,
+    restrict_filesystem,
+)
 from sandbox.harden.plan import HardeningPlan, RlimitPlan
 from sandbox.harden.runtime_paths import runtime_read_paths
 
 __all__ = [
     "HardeningPlan",
     "RlimitPlan",
+    "RunPreparation",
     "harden_base",
     "harden_process",
     "harden_run",
+    "prepare_run",
     "restrict_filesystem",
     "runtime_read_paths",
 ]

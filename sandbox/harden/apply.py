@@ -2,7 +2,9 @@
 
 The supervisor's warm path is: zygote calls :func:`harden_base` once; each forked run child calls
 :func:`harden_run` with its own plan. The cold path is :func:`harden_process` (both at once).
-Every function returns the :class:`~sandbox.spec.Enforcement` the kernel actually holds. A layer
+A spare run child may do the run-independent part of :func:`harden_run` ahead, while it waits
+for its run (:func:`prepare_run`). Every function returns the :class:`~sandbox.spec.Enforcement`
+the kernel actually holds. A layer
 the kernel cannot enforce is noted and skipped, unless the plan *requires* it: then
 :class:`~host.errors.HardeningError` is raised and the caller must not run the module.
 """
@@ -10,6 +12,7 @@ the kernel cannot enforce is noted and skipped, unless the plan *requires* it: t
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from host.errors import HardeningError
@@ -171,7 +174,62 @@ def _landlock_net_and_scopes(plan: HardeningPlan, enforcement: Enforcement) -> N
     enforcement.landlock_rules += (["net"] if net else []) + (["scope"] if scoped else [])
 
 
-def restrict_filesystem(plan: HardeningPlan, enforcement: Enforcement) -> Enforcement:
+@dataclass
+class RunPreparation:
+    """The run-independent part of :func:`harden_run`, done ahead in the process it confines.
+
+    ``fs_ruleset``: this process's own filesystem ruleset, already holding the runtime's read
+    rules (:func:`runtime_read_paths`, whose ``/proc/<pid>`` rule names this process), or None
+    when Landlock is unavailable. ``run_filter``: the compiled run seccomp filter, or None to
+    compile it at run time. Use it once; :func:`harden_run` refuses one made in another process.
+    """
+
+    pid: int
+    abi: int
+    can_filter: bool
+    fs_ruleset: landlock.Ruleset | None = None
+    run_filter: seccomp.Program | None = field(default=None, repr=False)
+
+    def close(self) -> None:
+        """Release the ruleset descriptor without enforcing it (idempotent)."""
+        if self.fs_ruleset is not None:
+            self.fs_ruleset.close()
+
+
+def prepare_run(run_filter: seccomp.Program | None = None) -> RunPreparation:
+    """Do what :func:`harden_run` would do for any run, before the run is known.
+
+    Call it in the process that will run (a ruleset created in a zygote would be shared by all
+    its children, so grant rules added by one run would leak into the next), single-threaded,
+    before reading anything from the supervisor. ``run_filter``: the program from
+    :func:`sandbox.harden.seccomp.compile_run_filter`, compiled once by the zygote.
+    """
+    abi = landlock.abi_version()
+    prepared = RunPreparation(
+        pid=os.getpid(), abi=abi, can_filter=seccomp.available(), run_filter=run_filter
+    )
+    if abi:
+        prepared.fs_ruleset = _fs_ruleset(abi)
+    return prepared
+
+
+def _fs_ruleset(abi: int) -> landlock.Ruleset:
+    """A new filesystem ruleset for ``abi`` that already lets the runtime read its own files."""
+    # Scopes are relative to the layer that declares them: a run child whose only scoped layer
+    # is its zygote's could still signal the zygote (same domain). Scoping this layer too makes
+    # the run child's own domain the boundary.
+    ruleset = landlock.Ruleset(handled_fs=landlock.fs_rights(abi), scoped=landlock.scopes(abi))
+    try:
+        ruleset.allow_paths(runtime_read_paths(), landlock.FS_READ)
+    except BaseException:
+        ruleset.close()
+        raise
+    return ruleset
+
+
+def restrict_filesystem(
+    plan: HardeningPlan, enforcement: Enforcement, prepared: RunPreparation | None = None
+) -> Enforcement:
     """The filesystem Landlock layer: read ``plan.ro_paths`` and :func:`runtime_read_paths`,
     read and write ``plan.rw_paths``, nothing else (no execute anywhere; no create, remove,
     rename, truncate or device ioctl outside ``rw_paths``). Returns an updated copy.
@@ -182,30 +240,30 @@ def restrict_filesystem(plan: HardeningPlan, enforcement: Enforcement) -> Enforc
     Call it in the process it confines (``/proc/self`` binds to that process), single-threaded,
     after :func:`harden_base` (Landlock layers stack). Raises HardeningError when a granted path
     does not exist, since a grant that silently vanishes is a grant nobody can audit.
+    ``prepared``: from :func:`prepare_run` in this process; its ruleset is used (and consumed).
     """
-    _single_threaded()
-    _check_grants(plan)
-    result = enforcement.model_copy(deep=True)
-    abi = landlock.abi_version()
-    if not abi:
-        _degrade(plan, result, "landlock_fs", "Landlock is not enabled in this kernel")
-        return result
-    if not privileges.no_new_privs():
-        _degrade(plan, result, "landlock_fs", "Landlock needs no_new_privs", _NEEDS_NNP)
-        return result
-    result.landlock_abi = abi
-    # Scopes are relative to the layer that declares them: a run child whose only scoped layer
-    # is its zygote's could still signal the zygote (same domain). Scoping this layer too makes
-    # the run child's own domain the boundary.
-    ruleset = landlock.Ruleset(handled_fs=landlock.fs_rights(abi), scoped=landlock.scopes(abi))
+    ruleset = prepared.fs_ruleset if prepared is not None else None
+    if prepared is not None:
+        prepared.fs_ruleset = None  # consumed here, whatever happens next
     try:
-        ruleset.allow_paths(runtime_read_paths(), landlock.FS_READ)
+        _single_threaded()
+        _check_grants(plan)
+        result = enforcement.model_copy(deep=True)
+        abi = prepared.abi if prepared is not None else landlock.abi_version()
+        if not abi:
+            _degrade(plan, result, "landlock_fs", "Landlock is not enabled in this kernel")
+            return result
+        if not privileges.no_new_privs():
+            _degrade(plan, result, "landlock_fs", "Landlock needs no_new_privs", _NEEDS_NNP)
+            return result
+        result.landlock_abi = abi
+        ruleset = ruleset or _fs_ruleset(abi)
         ruleset.allow_paths(plan.ro_paths, landlock.FS_READ)
         ruleset.allow_paths(plan.rw_paths, landlock.FS_READ_WRITE)
-    except BaseException:
-        ruleset.close()
-        raise
-    ruleset.restrict_self()
+        ruleset.restrict_self()  # closes the ruleset too
+    finally:
+        if ruleset is not None:
+            ruleset.close()  # idempotent; releases it on every early return or error
     result.landlock_rules.insert(0, "fs")
     if abi < 3:
         result.notes.append(f"landlock_fs: ABI {abi} cannot refuse truncate outside rw grants")
@@ -215,7 +273,11 @@ def restrict_filesystem(plan: HardeningPlan, enforcement: Enforcement) -> Enforc
 
 
 def harden_run(
-    plan: HardeningPlan, enforcement: Enforcement, *, expected_parent: int | None = None
+    plan: HardeningPlan,
+    enforcement: Enforcement,
+    *,
+    expected_parent: int | None = None,
+    prepared: RunPreparation | None = None,
 ) -> Enforcement:
     """The per-run layers, in a child forked from a :func:`harden_base` process (the zygote).
 
@@ -223,20 +285,29 @@ def harden_run(
     parent already died kills itself), tightens the rlimits to this run's plan (they can only go
     down now), applies :func:`restrict_filesystem`, then loads the run seccomp filter: the run
     child may start threads but never another process, and cannot disarm its parent-death
-    signal.
+    signal. ``prepared``: from :func:`prepare_run` in this very process (the same layers result,
+    the run-independent work already done).
     """
+    if prepared is not None and prepared.pid != os.getpid():
+        prepared.close()
+        raise HardeningError(
+            "a run preparation was made in another process",
+            hint="call prepare_run in the run child itself, after the fork",
+        )
     privileges.set_parent_death_signal(expected_parent)
-    can_filter = seccomp.available()  # read from /proc before the filesystem closes
+    # read from /proc before the filesystem closes
+    can_filter = prepared.can_filter if prepared is not None else seccomp.available()
     result = enforcement.model_copy(deep=True)
     result.rlimits, notes = apply_rlimits(plan.rlimits)
     result.notes += notes
-    result = restrict_filesystem(plan, result)
+    result = restrict_filesystem(plan, result, prepared)
     if not can_filter:
         _degrade(plan, result, "seccomp", "the kernel has no seccomp filter mode")
     elif not privileges.no_new_privs():
         _degrade(plan, result, "seccomp", "a filter needs no_new_privs", _NEEDS_NNP)
     else:
-        result.seccomp_denied += seccomp.install_run_filter()
+        program = prepared.run_filter if prepared is not None else None
+        result.seccomp_denied += seccomp.load_program(program or seccomp.compile_run_filter())
         result.seccomp = True
     return result
 

@@ -17,13 +17,24 @@ glibc or wasmtime release, and Landlock already confines what the allowed calls 
 
 Filters stack (the kernel runs all and the strictest answer wins), need no_new_privs, and are
 synchronised to every thread (TSYNC). Calls from a foreign ABI (int 0x80, x32) kill the process.
+
+The run filter is loaded once per run, so it is compiled apart from loading:
+:func:`compile_run_filter` has libseccomp generate the BPF program (about 0.5 ms, done once in
+the zygote), and :func:`load_program` hands those same bytes to seccomp(2) in each run child.
+The cold path goes through the same two functions, so both paths load an identical program.
 """
 
 from __future__ import annotations
 
+import ctypes
 import errno
+import os
+from dataclasses import dataclass
 
 import pyseccomp as sc
+
+from host.errors import HardeningError
+from sandbox.harden._libc import syscall
 
 # Refused with EPERM by the base filter, grouped by what they would give an attacker.
 BASE_DENIED: tuple[str, ...] = (
@@ -169,8 +180,65 @@ def install_base_filter() -> list[str]:
     return denied
 
 
+SECCOMP_SET_MODE_FILTER = 1
+SECCOMP_FILTER_FLAG_TSYNC = 1
+# struct sock_filter: u16 code, u8 jt, u8 jf, u32 k.
+BPF_INSTRUCTION_BYTES = 8
+# The kernel's BPF_MAXINSNS for a classic filter; a longer program is refused with EINVAL.
+MAX_PROGRAM_INSTRUCTIONS = 4096
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = (("len", ctypes.c_ushort), ("filter", ctypes.c_void_p))
+
+
+@dataclass(frozen=True)
+class Program:
+    """A compiled filter: classic BPF for the native architecture, and what it refuses."""
+
+    bpf: bytes
+    denied: tuple[str, ...]
+
+
+def compile_run_filter() -> Program:
+    """The run filter, compiled by libseccomp but not loaded (see :func:`load_program`)."""
+    flt, denied = _run_filter()
+    # libseccomp writes the program to a descriptor; a memfd keeps it off the filesystem.
+    fd = os.memfd_create("airlock-run-filter", os.MFD_CLOEXEC)
+    with os.fdopen(fd, "w+b") as out:
+        flt.export_bpf(out)
+        out.seek(0)
+        bpf = out.read()
+    count, rest = divmod(len(bpf), BPF_INSTRUCTION_BYTES)
+    if rest or not 0 < count <= MAX_PROGRAM_INSTRUCTIONS:
+        raise HardeningError(f"libseccomp exported a malformed filter ({len(bpf)} bytes)")
+    return Program(bpf=bpf, denied=tuple(denied))
+
+
+def load_program(program: Program) -> list[str]:
+    """Load ``program`` into this process, synchronised to every thread; returns its report.
+
+    Does what libseccomp's own load does for our filters (no_new_privs is already set by
+    harden_base), minus recompiling the program: ``seccomp(SET_MODE_FILTER, TSYNC, prog)``.
+    """
+    number = sc.resolve_syscall(sc.Arch.NATIVE, "seccomp")
+    if not isinstance(number, int) or number < 0:
+        raise HardeningError("seccomp(2) has no number on this architecture")
+    buffer = ctypes.create_string_buffer(program.bpf, len(program.bpf))
+    fprog = _SockFprog(len(program.bpf) // BPF_INSTRUCTION_BYTES, ctypes.addressof(buffer))
+    flags = SECCOMP_FILTER_FLAG_TSYNC
+    failed_thread = syscall(number, SECCOMP_SET_MODE_FILTER, flags, ctypes.byref(fprog))
+    if failed_thread:  # with TSYNC, a positive result names a thread that could not follow
+        raise HardeningError(f"seccomp could not synchronise thread {failed_thread}")
+    return list(program.denied)
+
+
 def install_run_filter() -> list[str]:
-    """Load the run filter on top of the base one; returns what it adds to the report."""
+    """Compile and load the run filter on top of the base one; returns what it adds."""
+    return load_program(compile_run_filter())
+
+
+def _run_filter() -> tuple[sc.SyscallFilter, list[str]]:
     flt = _new_filter()
     denied = _deny(flt, RUN_DENIED, errno.EPERM)
     flt.add_rule(sc.ERRNO(errno.EPERM), "clone", sc.Arg(0, sc.MASKED_EQ, CLONE_THREAD, 0))
@@ -182,5 +250,4 @@ def install_run_filter() -> list[str]:
         # prctl's option is an int: the kernel ignores the upper 32 bits, so must the filter
         flt.add_rule(sc.ERRNO(errno.EPERM), "prctl", sc.Arg(0, sc.MASKED_EQ, 0xFFFFFFFF, option))
         denied.append(f"prctl {name}")
-    flt.load()
-    return denied
+    return flt, denied

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 import socket
 from pathlib import Path
 
@@ -100,3 +101,87 @@ result = "connected"
     finally:
         server.close()
     assert result == "connected"
+
+
+_RUN_FILTER_PROBES = """
+import ctypes, errno, threading
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+
+def answer(*call):
+    ctypes.set_errno(0)
+    rc = libc.syscall(*[ctypes.c_long(a) for a in call])
+    return errno.errorcode.get(ctypes.get_errno(), "none") if rc == -1 else "ran"
+
+seen = []
+worker = threading.Thread(target=seen.append, args=("thread ran",))
+worker.start()
+worker.join()
+with open("/proc/self/status") as status:
+    filters = [line.split()[1] for line in status if line.startswith("Seccomp_filters:")]
+result = dict(
+    fork=answer(57),  # x86_64 fork; vfork and plain clone are refused by the same rules
+    pdeathsig=answer(157, 1, 0),  # prctl(PR_SET_PDEATHSIG, 0)
+    pdeathsig_high_bits=answer(157, 1 | (1 << 32), 0),
+    dumpable=answer(157, 4, 1),
+    getpid=answer(39),
+    thread=seen,
+    filters=filters,
+)
+"""
+
+_EXPECTED_RUN_FILTER = {
+    "fork": "EPERM",
+    "pdeathsig": "EPERM",
+    "pdeathsig_high_bits": "EPERM",
+    "dumpable": "EPERM",
+    "getpid": "ran",
+    "thread": ["thread ran"],
+    "filters": ["1"],
+}
+
+needs_x86_64 = pytest.mark.skipif(
+    platform.machine() != "x86_64", reason="the probes use x86_64 call numbers"
+)
+
+
+@needs_x86_64
+def test_run_filter_compiled_ahead_behaves_as_libseccomp_loads_it() -> None:
+    # The warm path compiles the run filter once (in the zygote) and loads the bytes raw in each
+    # child. The same rules loaded by libseccomp itself must give the same answer to each probe.
+    by_libseccomp = run_snippet(
+        """
+from sandbox.harden import privileges, seccomp
+privileges.set_no_new_privs()
+flt, _ = seccomp._run_filter()
+flt.load()
+"""
+        + _RUN_FILTER_PROBES
+    )
+    compiled_ahead = run_snippet(
+        """
+from sandbox.harden import privileges, seccomp
+privileges.set_no_new_privs()
+program = seccomp.compile_run_filter()
+assert program == seccomp.compile_run_filter()  # deterministic: one program for every child
+pid = os.fork()
+if pid:
+    os._exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+seccomp.load_program(program)
+"""
+        + _RUN_FILTER_PROBES
+    )
+    assert by_libseccomp == _EXPECTED_RUN_FILTER
+    assert compiled_ahead == _EXPECTED_RUN_FILTER
+
+
+def test_compiled_run_filter_reports_what_it_refuses() -> None:
+    program = seccomp.compile_run_filter()
+    assert len(program.bpf) % seccomp.BPF_INSTRUCTION_BYTES == 0
+    assert program.denied == (
+        "fork",
+        "vfork",
+        "clone without CLONE_THREAD",
+        "prctl PR_SET_PDEATHSIG",
+        "prctl PR_SET_DUMPABLE",
+    )

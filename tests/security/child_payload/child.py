@@ -21,6 +21,7 @@ from sandbox.harden import (
     harden_process,
     harden_run,
     landlock,
+    prepare_run,
     privileges,
     seccomp,
 )
@@ -33,8 +34,9 @@ from tests.security.child_payload.attacks import ATTACKS, Refused
 
 def _harden(layers: str, plan: HardeningPlan) -> Enforcement:
     """``cold`` and ``warm`` are the real thing: the cold path (:func:`harden_process`) or the
-    warm one (:func:`harden_base` in a zygote that forks, :func:`harden_run` in the child that
-    then runs the attack, as ``sandbox/zygote.py`` does). The others apply one layer alone,
+    warm one (:func:`harden_base` and the run filter compiled in a zygote that forks,
+    :func:`prepare_run` then :func:`harden_run` in the child that then runs the attack, as
+    ``sandbox/zygote.py`` does). The others apply one layer alone,
     so a test can show what
     that layer stops by itself when another would have caught the attack first:
     ``landlock`` (no_new_privs, then Landlock fs, net and scopes), ``caps`` (capabilities
@@ -62,10 +64,12 @@ def _harden(layers: str, plan: HardeningPlan) -> Enforcement:
 
 def _warm(plan: HardeningPlan) -> Enforcement:
     base = harden_base(plan.model_copy(update={"ro_paths": (), "rw_paths": ()}))
+    run_filter = seccomp.compile_run_filter() if base.seccomp else None
     zygote = os.getpid()
     pid = os.fork()
     if pid == 0:
-        return harden_run(plan, base, expected_parent=zygote)
+        prepared = prepare_run(run_filter)
+        return harden_run(plan, base, expected_parent=zygote, prepared=prepared)
     # The zygote ends the way its run child did, so run_attack sees the child's fate.
     _, status = os.waitpid(pid, 0)
     if os.WIFSIGNALED(status):
