@@ -335,7 +335,13 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
         raise ConfigError(f"configuration {path} is larger than {MAX_CONFIG_BYTES} bytes")
     try:
         data = tomllib.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+    except RecursionError:
+        raise ConfigError(
+            f"configuration {path} nests arrays or tables too deeply to read",
+            hint="a configuration needs a few levels of nesting at most",
+        ) from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        # TOMLDecodeError is a ValueError; so is an integer too long to convert.
         raise ConfigError(
             f"configuration {path} is not valid TOML: {exc}",
             hint="check quoting and brackets near the position given",

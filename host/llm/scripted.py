@@ -109,7 +109,7 @@ def load_script(path: Path) -> Script:
         text = raw.decode("utf-8")
         data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
         return Script.model_validate(data)
-    except (UnicodeDecodeError, ValueError, tomllib.TOMLDecodeError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         detail = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
         raise ConfigError(
             f"model script {path} is invalid: {detail}",

@@ -120,3 +120,18 @@ def test_duplicate_rooms_refused() -> None:
             },
             {},
         )
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"x = " + b"[" * 3000 + b"]" * 3000, "nests arrays or tables too deeply"),
+        (b"x = " + b"9" * 5000, "is not valid TOML: Exceeds the limit"),
+        (b'x = "\xff"', "is not valid TOML"),
+    ],
+)
+def test_hostile_toml_is_a_config_error(tmp_path: Path, data: bytes, message: str) -> None:
+    path = tmp_path / "agent.toml"
+    path.write_bytes(data)
+    with pytest.raises(ConfigError, match=message):
+        load_config(path, {})
