@@ -27,6 +27,7 @@ __all__ = [
     "MAX_HOST_REPLY",
     "MAX_HOST_REQUEST",
     "Compiled",
+    "build_run_objects",
     "compile_module",
     "define_host_calls",
     "execute",
@@ -196,6 +197,20 @@ class _HostCalls:
 def define_host_calls(linker: wasmtime.Linker) -> None:
     """Define the ``airlock`` imports with no handler (calls answer -4); for warm-up only."""
     _HostCalls(None, 0).define(linker)
+
+
+def build_run_objects(engine: wasmtime.Engine) -> None:
+    """Build, and drop, the per-run objects :func:`execute` makes, without starting any thread.
+
+    For warm-up only: a spare child touches their code and memory ahead of its run (measured
+    about 0.2 ms off a warm run's critical path).
+    """
+    interrupter = _Interrupter(engine, timeout_s=1.0)  # built, never started
+    sink = _Sink(16, interrupter)
+    sink(b"warm-up")
+    wasi = wasmtime.WasiConfig()
+    wasi.stdout_custom = sink
+    wasi.stderr_custom = sink
 
 
 def _stdin_from(data: bytes) -> None:

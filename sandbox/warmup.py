@@ -19,7 +19,7 @@ import wasmtime
 
 from sandbox.child import plan_for
 from sandbox.protocol import Done, Job, Setup, decode, encode
-from sandbox.runtime import define_host_calls
+from sandbox.runtime import build_run_objects, define_host_calls
 from sandbox.spec import Limits, Status
 
 # A module that loops a little and touches its memory: exercises fuel, epoch checks and memory.
@@ -64,5 +64,6 @@ def warm_up(engine: wasmtime.Engine, artifact: bytes) -> None:
     memory = instance.exports(store)["memory"]
     assert isinstance(memory, wasmtime.Memory)
     encode(Done(status=Status.OK, exit_code=0, stdout=bytes(memory.read(store, 0, 64))))
+    build_run_objects(engine)
     # The run's hardening builds a plan from its setup: touch that code too.
     plan_for(Setup(), ())

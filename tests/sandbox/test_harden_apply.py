@@ -139,62 +139,6 @@ result = dict(rules=enf.landlock_rules, notes=enf.notes, seccomp=enf.seccomp)
     assert result == {"rules": ["fs", "net", "scope"], "notes": [], "seccomp": True}
 
 
-_PREPARED_RUNS = """
-from pathlib import Path
-from sandbox.harden import HardeningPlan, harden_base, harden_run, prepare_run, seccomp
-base = harden_base(HardeningPlan())
-run_filter = seccomp.compile_run_filter()
-zygote = os.getpid()
-
-def run_child(grant, probe, prepared_ahead):
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(r)
-        prepared = prepare_run(run_filter) if prepared_ahead else None
-        plan = HardeningPlan(rw_paths=(Path(grant),))
-        enf = harden_run(plan, base, expected_parent=zygote, prepared=prepared)
-        try:
-            with open(probe, "w") as handle:
-                handle.write("x")
-            wrote = "wrote"
-        except OSError as exc:
-            wrote = exc.errno
-        out = dict(rules=enf.landlock_rules, denied=enf.seccomp_denied, wrote=wrote)
-        os.write(w, json.dumps(out).encode())
-        os._exit(0)
-    os.close(w)
-    out = json.loads(os.read(r, 65536))
-    os.waitpid(pid, 0)
-    return out
-"""
-
-
-@full_kernel
-def test_prepared_run_child_gets_the_same_layers_and_only_its_own_grant(tmp_path: Path) -> None:
-    # Each spare child prepares its own ruleset: the first run's grant must not reach the second
-    # run, and the prepared path must report exactly what the unprepared one does.
-    first, second = tmp_path / "first", tmp_path / "second"
-    first.mkdir()
-    second.mkdir()
-    result = run_snippet(
-        _PREPARED_RUNS
-        + f"""
-a = run_child({str(first)!r}, {str(first / "a")!r}, True)
-b = run_child({str(second)!r}, {str(first / "b")!r}, True)
-plain = run_child({str(second)!r}, {str(first / "c")!r}, False)
-result = dict(a=a, b=b, plain=plain)
-"""
-    )
-    assert result["a"]["wrote"] == "wrote"
-    assert result["b"]["wrote"] == 13  # EACCES: the first run's grant stayed with the first run
-    assert result["b"] == result["plain"]
-    assert result["a"]["rules"] == ["fs", "net", "scope"]
-    assert result["a"]["denied"][-2:] == ["prctl PR_SET_PDEATHSIG", "prctl PR_SET_DUMPABLE"]
-    assert not (first / "b").exists()
-    assert not (first / "c").exists()
-
-
 @full_kernel
 def test_preparation_made_in_another_process_is_refused(tmp_path: Path) -> None:
     # A ruleset created before the fork would be shared by every child (and its /proc rule
