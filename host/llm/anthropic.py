@@ -78,6 +78,8 @@ class AnthropicProvider:
                 raise Transient("timed out") from None
             except anthropic.APIConnectionError:
                 raise Transient("connection failed") from None
+            except ValidationError:
+                raise LlmError("anthropic returned a response of an unexpected shape") from None
             return _parse(response.content)
 
         self.backoff.reset()
@@ -110,15 +112,19 @@ def _classify(exc: anthropic.APIStatusError) -> Exception:
 def _parse(blocks: Sequence[Any]) -> Completion:
     texts: list[str] = []
     calls: list[ToolCall] = []
+    # The SDK builds responses without strict validation: a hostile or broken server can send
+    # any shape, and every surprise must end as an LlmError, never as an internal crash.
     try:
         for block in blocks:
             if block.type == "text":
+                if not isinstance(block.text, str):
+                    raise TypeError("text block without text")
                 texts.append(block.text)
             elif block.type == "tool_use":
                 args = block.input if isinstance(block.input, dict) else {"input": block.input}
                 calls.append(ToolCall(id=block.id, name=block.name, arguments=args))
-    except ValidationError:
-        raise LlmError("anthropic returned a malformed tool call (id or name too long)") from None
+    except (ValidationError, TypeError, AttributeError):
+        raise LlmError("anthropic returned a response of an unexpected shape") from None
     return Completion(text="".join(texts), tool_calls=tuple(calls))
 
 

@@ -94,6 +94,8 @@ class OllamaProvider:
                 raise Transient("timed out") from None
             except ConnectionError:
                 raise Transient("cannot connect to the Ollama server") from None
+            except ValidationError:
+                raise LlmError("ollama returned a response of an unexpected shape") from None
             return self._parse(response.message)
 
         self.backoff.reset()
@@ -103,7 +105,10 @@ class OllamaProvider:
 
     def _parse(self, message: Any) -> Completion:
         calls = []
+        # A hostile or broken server can send any shape: every surprise is an LlmError.
         try:
+            if not isinstance(message.content or "", str):
+                raise TypeError("message content is not text")
             for call in message.tool_calls or []:
                 args = call.function.arguments
                 calls.append(
@@ -113,8 +118,8 @@ class OllamaProvider:
                         arguments=dict(args) if isinstance(args, dict) else {"input": args},
                     )
                 )
-        except ValidationError:
-            raise LlmError("ollama returned a malformed tool call (name too long)") from None
+        except (ValidationError, TypeError, AttributeError):
+            raise LlmError("ollama returned a response of an unexpected shape") from None
         return Completion(text=message.content or "", tool_calls=tuple(calls))
 
 

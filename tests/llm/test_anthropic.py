@@ -145,3 +145,19 @@ def test_unreachable_server_is_retried_then_fails() -> None:
     with pytest.raises(LlmError) as err:
         ask(p)
     assert err.value.message == "anthropic failed after 2 attempts: connection failed"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {**anthropic_message(), "content": 5},
+        anthropic_message({"type": "text", "text": None}),
+        anthropic_message({"type": "tool_use", "id": "x" * 500, "name": "echo", "input": {}}),
+    ],
+)
+def test_response_of_unexpected_shape_is_an_llm_error(body: dict[str, object]) -> None:
+    with model_server() as server:
+        server.queue(Reply(200, body))
+        with pytest.raises(LlmError) as err:
+            ask(provider(server))
+    assert err.value.message == "anthropic returned a response of an unexpected shape"

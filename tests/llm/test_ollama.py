@@ -101,3 +101,19 @@ def test_unreachable_server_is_retried_then_fails() -> None:
     assert (
         err.value.message == "ollama failed after 2 attempts: cannot connect to the Ollama server"
     )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {**ollama_message("hi"), "message": 5},
+        {"model": "m"},
+        ollama_message(tool_calls=[{"name": 5, "arguments": []}]),
+    ],
+)
+def test_response_of_unexpected_shape_is_an_llm_error(body: dict[str, object]) -> None:
+    with model_server() as server:
+        server.queue(Reply(200, body))
+        with pytest.raises(LlmError) as err:
+            ask(provider(server.url))
+    assert err.value.message == "ollama returned a response of an unexpected shape"
