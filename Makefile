@@ -51,6 +51,7 @@ test: lint types pytest
 bench: $(STAMP)
 	$(PY) bench/sandbox.py
 	$(PY) bench/policy.py
+	$(PY) bench/xmpp.py
 
 clean:
 	rm -rf $(VENV) build .mypy_cache .ruff_cache .pytest_cache
