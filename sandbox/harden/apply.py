@@ -56,6 +56,20 @@ def _degrade(
         enforcement.notes.append(note)
 
 
+def _copy(enforcement: Enforcement) -> Enforcement:
+    """An independent copy. Every field holds ints and strings, so copying the containers is a
+    deep copy; pydantic's generic deep copy takes ~0.25 ms in a freshly forked run child (it
+    touches, and so copies, many shared pages), twice on a warm run's critical path."""
+    return enforcement.model_copy(
+        update={
+            "landlock_rules": list(enforcement.landlock_rules),
+            "seccomp_denied": list(enforcement.seccomp_denied),
+            "rlimits": dict(enforcement.rlimits),
+            "notes": list(enforcement.notes),
+        }
+    )
+
+
 def _check_kernel(plan: HardeningPlan) -> None:
     """Refuse a plan that requires a layer this kernel lacks before anything is changed."""
     if not plan.require:
@@ -248,7 +262,7 @@ def restrict_filesystem(
     try:
         _single_threaded()
         _check_grants(plan)
-        result = enforcement.model_copy(deep=True)
+        result = _copy(enforcement)
         abi = prepared.abi if prepared is not None else landlock.abi_version()
         if not abi:
             _degrade(plan, result, "landlock_fs", "Landlock is not enabled in this kernel")
@@ -297,7 +311,7 @@ def harden_run(
     privileges.set_parent_death_signal(expected_parent)
     # read from /proc before the filesystem closes
     can_filter = prepared.can_filter if prepared is not None else seccomp.available()
-    result = enforcement.model_copy(deep=True)
+    result = _copy(enforcement)
     result.rlimits, notes = apply_rlimits(plan.rlimits)
     result.notes += notes
     result = restrict_filesystem(plan, result, prepared)

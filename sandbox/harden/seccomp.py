@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import functools
 import os
 from dataclasses import dataclass
 
@@ -204,6 +205,7 @@ def compile_run_filter() -> Program:
     """The run filter, compiled by libseccomp but not loaded (see :func:`load_program`)."""
     flt, denied = _run_filter()
     # libseccomp writes the program to a descriptor; a memfd keeps it off the filesystem.
+    _seccomp_syscall()  # resolved here too, so a zygote's children inherit the answer
     fd = os.memfd_create("airlock-run-filter", os.MFD_CLOEXEC)
     with os.fdopen(fd, "w+b") as out:
         flt.export_bpf(out)
@@ -221,9 +223,7 @@ def load_program(program: Program) -> list[str]:
     Does what libseccomp's own load does for our filters (no_new_privs is already set by
     harden_base), minus recompiling the program: ``seccomp(SET_MODE_FILTER, TSYNC, prog)``.
     """
-    number = sc.resolve_syscall(sc.Arch.NATIVE, "seccomp")
-    if not isinstance(number, int) or number < 0:
-        raise HardeningError("seccomp(2) has no number on this architecture")
+    number = _seccomp_syscall()
     buffer = ctypes.create_string_buffer(program.bpf, len(program.bpf))
     fprog = _SockFprog(len(program.bpf) // BPF_INSTRUCTION_BYTES, ctypes.addressof(buffer))
     flags = SECCOMP_FILTER_FLAG_TSYNC
@@ -231,6 +231,14 @@ def load_program(program: Program) -> list[str]:
     if failed_thread:  # with TSYNC, a positive result names a thread that could not follow
         raise HardeningError(f"seccomp could not synchronise thread {failed_thread}")
     return list(program.denied)
+
+
+@functools.cache
+def _seccomp_syscall() -> int:
+    number = sc.resolve_syscall(sc.Arch.NATIVE, "seccomp")
+    if not isinstance(number, int) or number < 0:
+        raise HardeningError("seccomp(2) has no number on this architecture")
+    return number
 
 
 def install_run_filter() -> list[str]:
