@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -31,6 +30,7 @@ from pydantic import (
 )
 
 from host.errors import ConfigError
+from host.tomlfile import parse_toml, read_capped
 
 __all__ = [
     "AgentConfig",
@@ -324,28 +324,16 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
     Relative paths inside the file (memory, policy, skills, audit, script, CA file) are resolved
     against the file's own directory, so the service behaves the same from any working directory.
     """
+    source = f"configuration {path}"
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as f:
+            raw = read_capped(f, max_bytes=MAX_CONFIG_BYTES, source=source, error=ConfigError)
     except OSError as exc:
         raise ConfigError(
             f"cannot read configuration {path}: {exc.strerror}",
             hint="pass an existing file with --config",
         ) from None
-    if len(raw) > MAX_CONFIG_BYTES:
-        raise ConfigError(f"configuration {path} is larger than {MAX_CONFIG_BYTES} bytes")
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except RecursionError:
-        raise ConfigError(
-            f"configuration {path} nests arrays or tables too deeply to read",
-            hint="a configuration needs a few levels of nesting at most",
-        ) from None
-    except (UnicodeDecodeError, ValueError) as exc:
-        # TOMLDecodeError is a ValueError; so is an integer too long to convert.
-        raise ConfigError(
-            f"configuration {path} is not valid TOML: {exc}",
-            hint="check quoting and brackets near the position given",
-        ) from None
+    data = parse_toml(raw, source=source, error=ConfigError)
     config = parse_config(data, env)
     return _resolve_paths(config, path.parent.resolve())
 

@@ -21,16 +21,18 @@ the run. Example::
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from host.errors import SkillError
+from host.tomlfile import parse_toml, read_capped
 
 EXAMPLES_FILE = "examples.toml"
 MAX_CASES = 64  # examples are documentation and a smoke test, not a test suite
+# 64 cases with seeded files and canned HTTP bodies fit well within this; more is not an example.
+MAX_EXAMPLES_BYTES = 256 * 1024
 ERROR_CODE = r"^[a-z][a-z0-9_]*$"
 
 
@@ -75,8 +77,13 @@ class Case(BaseModel):
             raise ValueError(
                 "give either expect / expect_subset / expect_pattern or expect_error, not both"
             )
-        for pattern in self.expect_pattern.values():
-            re.compile(pattern)
+        for key, pattern in self.expect_pattern.items():
+            try:
+                re.compile(pattern)
+            except re.error as exc:  # not a ValueError, so pydantic would let it escape
+                raise ValueError(
+                    f"expect_pattern `{key}` is not a valid regular expression: {exc}"
+                ) from None
         return self
 
 
@@ -91,18 +98,24 @@ class Examples(BaseModel):
 def load_examples(folder: Path) -> tuple[Case, ...]:
     """The cases of the skill in ``folder``; a missing or invalid file is a SkillError."""
     path = folder / EXAMPLES_FILE
+    source = f"examples file {path}"
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        with path.open("rb") as f:
+            raw = read_capped(f, max_bytes=MAX_EXAMPLES_BYTES, source=source, error=SkillError)
     except FileNotFoundError:
         raise SkillError(
             f"{folder} has no {EXAMPLES_FILE}",
             hint="every skill ships at least one example case; see docs/skill-authors.md",
         ) from None
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise SkillError(f"{path}: cannot read: {exc}") from None
+    except OSError as exc:
+        raise SkillError(f"cannot read examples file {path}: {exc.strerror}") from None
+    data = parse_toml(raw, source=source, error=SkillError)
     try:
         return Examples.model_validate(data).case
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise SkillError(f"{path}: `{where}`: {first['msg']}") from None
+        raise SkillError(
+            f"{path}: `{where}`: {first['msg']}",
+            hint="see docs/skill-authors.md for the keys of an example case",
+        ) from None

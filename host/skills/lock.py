@@ -22,6 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from host.errors import SkillError
 
 LOCK_VERSION = 1
+# A lock is a few hundred bytes of JSON; the cap keeps a hostile one from costing memory.
+MAX_LOCK_BYTES = 16 * 1024
 SHA256_HEX = r"^[0-9a-f]{64}$"
 
 
@@ -59,7 +61,8 @@ def read_lock(module_path: Path) -> BuildLock:
     """Read the lock of ``module_path``; a missing or malformed lock is a SkillError."""
     path = lock_path(module_path)
     try:
-        raw = path.read_text(encoding="utf-8")
+        with path.open("rb") as f:
+            raw = f.read(MAX_LOCK_BYTES + 1)
     except FileNotFoundError:
         raise SkillError(
             f"{module_path} has no build lock ({path.name})",
@@ -67,10 +70,19 @@ def read_lock(module_path: Path) -> BuildLock:
         ) from None
     except OSError as exc:
         raise SkillError(f"cannot read build lock {path}: {exc.strerror}") from None
+    rebuild = "rebuild the skill with `airlock skill build`"
+    if len(raw) > MAX_LOCK_BYTES:
+        raise SkillError(f"{path}: malformed build lock: over {MAX_LOCK_BYTES} bytes", hint=rebuild)
     try:
-        return BuildLock.model_validate_json(raw)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SkillError(
+            f"{path}: malformed build lock: not UTF-8 text (bad byte at offset {exc.start})",
+            hint=rebuild,
+        ) from None
+    try:
+        return BuildLock.model_validate_json(text)
     except ValidationError as exc:
         raise SkillError(
-            f"{path}: malformed build lock: {exc.errors()[0]['msg']}",
-            hint="rebuild the skill with `airlock skill build`",
+            f"{path}: malformed build lock: {exc.errors()[0]['msg']}", hint=rebuild
         ) from None

@@ -27,7 +27,6 @@ Example::
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -35,6 +34,7 @@ import jsonschema
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from host.errors import SkillError
+from host.tomlfile import parse_toml, read_capped
 from sandbox.spec import Limits
 
 SKILL_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
@@ -135,21 +135,13 @@ def load_manifest(path: Path) -> Manifest:
     Any content gives a Manifest or a SkillError: oversized files, bytes that are not UTF-8 and
     nesting deep enough to exhaust the parsers are refused with a reason, not a traceback.
     """
+    source = f"manifest {path}"
     try:
         with path.open("rb") as f:
-            raw = f.read(MAX_MANIFEST_BYTES + 1)
+            raw = read_capped(f, max_bytes=MAX_MANIFEST_BYTES, source=source, error=SkillError)
     except OSError as exc:
         raise SkillError(f"cannot read manifest {path}: {exc.strerror}") from None
-    if len(raw) > MAX_MANIFEST_BYTES:
-        raise SkillError(f"{path} is over the {MAX_MANIFEST_BYTES}-byte cap for a manifest")
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise SkillError(f"{path}: not UTF-8 text (bad byte at offset {exc.start})") from None
-    except RecursionError:
-        raise SkillError(f"{path}: not valid TOML: arrays or tables nested too deeply") from None
-    except ValueError as exc:  # TOMLDecodeError, or an integer too long to convert
-        raise SkillError(f"{path}: not valid TOML: {exc}") from None
+    data = parse_toml(raw, source=source, error=SkillError)
     try:
         return Manifest.model_validate(data)
     except RecursionError:

@@ -8,6 +8,7 @@ exception, which would stop the host at start-up with a traceback instead of a r
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -83,20 +84,33 @@ HOSTILE = [
 
 
 @pytest.mark.parametrize("data", HOSTILE)
-@pytest.mark.xfail(
-    raises=(RecursionError, ValueError),
-    reason="load_config catches only UnicodeDecodeError and TOMLDecodeError around tomllib "
-    "(host/config.py)",
-)
 def test_hostile_config_gets_a_config_error(tmp_path: Path, data: bytes) -> None:
     assert isinstance(config_outcome(write(tmp_path / "airlock.toml", data)), ConfigError)
 
 
 @pytest.mark.parametrize("data", [*HOSTILE, pytest.param(b'KEY = "\xff"', id="not-utf8")])
-@pytest.mark.xfail(
-    raises=(RecursionError, ValueError),
-    reason="StaticSecrets.from_file catches only TOMLDecodeError around tomllib "
-    "(host/skills/broker/secrets.py)",
-)
 def test_hostile_secrets_file_gets_a_config_error(tmp_path: Path, data: bytes) -> None:
     assert isinstance(secrets_outcome(write(tmp_path / "secrets.toml", data)), ConfigError)
+
+
+def test_secrets_file_not_utf8_is_refused_without_echoing_it(tmp_path: Path) -> None:
+    path = write(tmp_path / "secrets.toml", b'KEY = "sk-\xffsecretvalue"\n')
+    outcome = secrets_outcome(path)
+    assert isinstance(outcome, ConfigError)
+    assert (
+        outcome.message
+        == f"secrets file {path} is not valid TOML: not UTF-8 text (bad byte on line 1)"
+    )
+    assert outcome.hint == "save the file as UTF-8"
+
+
+def test_secrets_file_huge_integer_names_the_digit_limit(tmp_path: Path) -> None:
+    path = write(tmp_path / "secrets.toml", b"x = " + b"9" * 5000)
+    outcome = secrets_outcome(path)
+    assert isinstance(outcome, ConfigError)
+    limit = sys.get_int_max_str_digits()
+    assert outcome.message == (
+        f"secrets file {path} is not valid TOML: Exceeds the limit ({limit} digits) for integer "
+        "string conversion: value has 5000 digits"
+    )
+    assert outcome.hint == f"write integers of at most {limit} digits"

@@ -149,8 +149,16 @@ def test_fuzz_manifest_guest_path_never_escapes(tmp_path: Path, guest: str) -> N
     ("data", "expected"),
     [
         pytest.param(b'name = "\xff"\n', "not UTF-8 text", id="invalid-utf8"),
-        pytest.param(b"x = " + b"[" * 5000 + b"]" * 5000, "nested too deeply", id="deep-array"),
-        pytest.param(b"x = " + b"{a=" * 3000 + b"1" + b"}" * 3000, "nested too deeply", id="deep"),
+        pytest.param(
+            b"x = " + b"[" * 5000 + b"]" * 5000,
+            "nests arrays or tables too deeply",
+            id="deep-array",
+        ),
+        pytest.param(
+            b"x = " + b"{a=" * 3000 + b"1" + b"}" * 3000,
+            "nests arrays or tables too deeply",
+            id="deep",
+        ),
         pytest.param(b"x = " + b"9" * 5000, "not valid TOML", id="huge-integer"),
         pytest.param(b'name = "a\x00"', "not valid TOML", id="nul"),
     ],

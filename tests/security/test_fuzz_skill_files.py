@@ -3,16 +3,11 @@
 A skill folder may come from a third party. Whatever its ``build/*.lock`` or ``examples.toml``
 holds, reading it must give a valid object or a :class:`SkillError` naming the file; any other
 exception escapes the registry's and the CLI's error handling as a traceback.
-
-Cases marked ``xfail`` are gaps found by this fuzzing in code this suite does not own; they are
-reported as "known gaps" by the security report until the owner fixes them, after which they
-pass and count as blocked.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -20,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from host.errors import SkillError
-from host.skills.examples import EXAMPLES_FILE, Case, load_examples
+from host.skills.examples import EXAMPLES_FILE, MAX_EXAMPLES_BYTES, Case, load_examples
 from host.skills.lock import BuildLock, lock_path, read_lock
 
 FUZZ = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -88,12 +83,14 @@ def test_deeply_nested_lock_is_refused(tmp_path: Path) -> None:
     assert "malformed build lock" in outcome.message
 
 
-@pytest.mark.xfail(
-    raises=UnicodeDecodeError,
-    reason="read_lock lets UnicodeDecodeError escape (host/skills/lock.py)",
-)
 def test_lock_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
-    assert isinstance(lock_outcome(tmp_path, b'{"v": 1, "name": "\xff"}'), SkillError)
+    outcome = lock_outcome(tmp_path, b'{"v": 1, "name": "\xff"}')
+    assert isinstance(outcome, SkillError)
+    path = tmp_path / "build" / "fs_read.lock"
+    assert outcome.message == (
+        f"{path}: malformed build lock: not UTF-8 text (bad byte at offset 18)"
+    )
+    assert outcome.hint == "rebuild the skill with `airlock skill build`"
 
 
 @FUZZ
@@ -115,13 +112,26 @@ def test_fuzz_examples_utf8_garbage(tmp_path: Path, data: bytes) -> None:
         ),
     ],
 )
-@pytest.mark.xfail(
-    raises=(ValueError, RecursionError, re.error),
-    reason="load_examples lets UnicodeDecodeError, RecursionError, ValueError and re.error "
-    "escape (host/skills/examples.py)",
-)
 def test_hostile_examples_get_a_skill_error(tmp_path: Path, data: bytes) -> None:
     assert isinstance(examples_outcome(tmp_path, data), SkillError)
+
+
+def test_invalid_example_regex_names_the_case_key(tmp_path: Path) -> None:
+    data = b'[[case]]\nname = "a"\nargs = {}\nexpect_pattern = { content = "((" }\n'
+    outcome = examples_outcome(tmp_path, data)
+    assert isinstance(outcome, SkillError)
+    assert outcome.message == (
+        f"{tmp_path / EXAMPLES_FILE}: `case.0`: Value error, expect_pattern `content` is not a "
+        "valid regular expression: missing ), unterminated subpattern at position 1"
+    )
+
+
+def test_examples_over_the_cap_are_refused_unparsed(tmp_path: Path) -> None:
+    outcome = examples_outcome(tmp_path, b"#" * (MAX_EXAMPLES_BYTES + 1))
+    assert isinstance(outcome, SkillError)
+    assert outcome.message == (
+        f"examples file {tmp_path / EXAMPLES_FILE} is over the {MAX_EXAMPLES_BYTES}-byte cap"
+    )
 
 
 def _utf8(data: bytes) -> bool:

@@ -13,18 +13,20 @@ from __future__ import annotations
 
 import os
 import stat
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
 from host.errors import BrokerError, ConfigError
 from host.skills.manifest import SECRET_NAME
+from host.tomlfile import parse_toml, read_capped
 
 # A secret shorter than this cannot be redacted from replies without mangling ordinary text,
 # and is too weak to be a credential anyway.
 MIN_SECRET_CHARS = 8
 MAX_SECRET_CHARS = 8192  # it travels in an HTTP header
+# Room for over a hundred secrets at the largest size; a bigger file is the wrong file.
+MAX_SECRETS_FILE_BYTES = 1024 * 1024
 
 
 class SecretsProvider(Protocol):
@@ -99,10 +101,9 @@ class StaticSecrets:
                     f"secrets file {path} is owned by uid {info.st_uid}, not by this user",
                     hint=f"chown it to uid {os.getuid()}",
                 )
-            try:
-                data = tomllib.load(f)
-            except tomllib.TOMLDecodeError as exc:
-                raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+            source = f"secrets file {path}"
+            raw = read_capped(f, max_bytes=MAX_SECRETS_FILE_BYTES, source=source, error=ConfigError)
+        data = parse_toml(raw, source=source, error=ConfigError)
         values: dict[str, str] = {}
         for name, value in data.items():
             if not isinstance(value, str):
