@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pydantic import ValidationError
 
 from host.errors import LlmError
 from host.llm.anthropic import AnthropicProvider
@@ -143,10 +142,5 @@ MALFORMED = [
 
 
 @pytest.mark.parametrize(("kind", "body"), MALFORMED)
-@pytest.mark.xfail(
-    raises=(ValidationError, TypeError, AttributeError),
-    reason="a response of the wrong shape escapes as the SDK's ValidationError or as "
-    "TypeError/AttributeError from parsing, not LlmError (host/llm/ollama.py, anthropic.py)",
-)
 def test_malformed_response_is_an_llm_error(harness: Harness, kind: str, body: Any) -> None:
     assert isinstance(harness.answer(kind, body), LlmError)
