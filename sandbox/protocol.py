@@ -18,6 +18,7 @@ Who sends what::
 
 from __future__ import annotations
 
+import math
 import os
 import select
 import struct
@@ -204,12 +205,23 @@ def _remaining(deadline: float | None) -> float | None:
     return left
 
 
+def _ready(fd: int, events: int, deadline: float | None) -> bool:
+    """Whether ``fd`` is ready for ``events`` before ``deadline`` (hang-up and error count too).
+
+    ``poll``, not ``select``: select() cannot watch a descriptor numbered 1024 or above, and a
+    busy host (many XMPP streams, audit files, run children) reaches such numbers.
+    """
+    left = _remaining(deadline)
+    poller = select.poll()
+    poller.register(fd, events)
+    return bool(poller.poll(None if left is None else math.ceil(left * 1000)))
+
+
 def _read_exact(fd: int, n: int, deadline: float | None) -> bytes:
     chunks: list[bytes] = []
     got = 0
     while got < n:
-        readable, _, _ = select.select([fd], [], [], _remaining(deadline))
-        if not readable:
+        if not _ready(fd, select.POLLIN, deadline):
             raise ProtocolError("peer did not answer in time")
         chunk = os.read(fd, min(n - got, 1 << 20))
         if not chunk:
@@ -236,8 +248,7 @@ def write_frame(fd: int, message: _Message, *, deadline: float | None = None) ->
     """Write one message to ``fd`` (blocking or not), within ``deadline`` if given."""
     view = memoryview(encode(message))
     while view:
-        _, writable, _ = select.select([], [fd], [], _remaining(deadline))
-        if not writable:
+        if not _ready(fd, select.POLLOUT, deadline):
             raise ProtocolError("peer stopped reading in time")
         try:
             n = os.write(fd, view[: 1 << 20])
