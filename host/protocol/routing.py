@@ -1,8 +1,9 @@
 """Confirmation answers that arrive as chat text or as stanzas, routed to the confirmation core.
 
-The XMPP edge calls :meth:`ConfirmationRouter.route_confirmation_text` with every one-to-one
-chat body *before* the agent sees it: ``yes``/``no``, ``/approve REF``, ``/deny REF`` and
-``/pending`` are answered here and never reach the language model. ``None`` means the text is
+The XMPP edge calls :meth:`ConfirmationRouter.route_text` with every one-to-one chat body
+*before* the agent sees it (and with every room line, ``room=True``): ``yes``/``no``,
+``/approve REF``, ``/deny REF`` and ``/pending`` are answered here and never reach the language
+model. ``None`` means the text is
 ordinary conversation (a plain "yes" with nothing waiting for the sender is the answer to
 something the agent asked, not a confirmation).
 
@@ -75,11 +76,6 @@ class ConfirmationRouter:
         if result.outcome is Outcome.NOTHING_PENDING and parsed.channel is Channel.DIRECT_CHAT:
             return None
         return Routed(result.reply_text, confirm_result(result))
-
-    def route_confirmation_text(self, sender: str, body: str) -> str | None:
-        """The reply text for a one-to-one chat ``body`` about a confirmation, else None."""
-        routed = self.route_text(sender, body)
-        return routed.text if routed is not None else None
 
     def answer(self, sender: str, reply: Reply) -> AnswerResult:
         """Apply one parsed reply from ``sender``'s verified bare JID."""

@@ -3,20 +3,28 @@
 Order of checks for a one-to-one message (each one drops or refuses before the next runs):
 
 1. ``type='error'`` messages and messages without a body are ignored (never answered: no loops).
-2. The sender's bare JID must be in ``allowed_jids`` or ``allowed_domains``. A stranger gets
-   no reply at all: a refusal would confirm the agent exists to anyone probing, and would let a
-   spoofed-sender flood bounce replies at a victim. The drop is logged.
+2. The sender's bare JID must be in ``allowed_jids`` or ``allowed_domains``, or have a
+   confirmation waiting for their answer (an approver the deployer did not list as a user).
+   Anyone else gets no reply at all: a refusal would confirm the agent exists to anyone
+   probing, and would let a spoofed-sender flood bounce replies at a victim. The drop is logged.
 3. Per-sender rate limit (token bucket); the first dropped message of a run gets one notice.
 4. Size: a body over ``max_message_bytes`` is refused with a reply saying the limit.
 5. An answer to a confirmation waiting for the sender ("yes", "no", ``/approve REF``...) goes
-   to the confirmation core (``confirmations``), and never reaches the model.
-6. The agent handles it (slash command or model loop) and the reply goes back.
+   to the confirmation core (``confirmations``), and never reaches the model; the reply
+   carries the structured ``<confirm-result/>`` as well as the text.
+6. An approver who is not an allowed user stops here: their other text is dropped as a
+   stranger's, never shown to the model.
+7. The agent handles it (slash command or model loop) and the reply goes back.
 
 Room messages: the room must be configured; the agent's own echoes and delayed (history)
 messages are skipped; each occupant's lines pass their own rate limit (dropped lines are not
 recorded); every other message is recorded for context; the agent answers only when
 mentioned by an occupant allowed to trigger it; slash commands need a room owner, admin or
-approver, others get a short refusal. Concurrency is bounded by ``max_concurrent_messages``.
+approver, others get a short refusal. A line that reads as a confirmation answer ("yes",
+``/approve REF``) from an occupant with a confirmation waiting for them goes to the
+confirmation core as a room answer, which refuses it (and audits the refusal): a room is not a
+verified channel. The line never reaches the model. Concurrency is bounded by
+``max_concurrent_messages``.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import xml.etree.ElementTree as ET
 from typing import Any, Protocol
 
 from slixmpp import JID
@@ -56,11 +65,26 @@ MAX_CONCURRENT_MESSAGES = 16
 ROOM_JOIN_TIMEOUT_SECS = 15.0  # a MUC service slower than this to answer a join is broken
 
 
+class RoutedText(Protocol):
+    """The confirmation core's reply to a chat line (host.protocol.Routed)."""
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def element(self) -> ET.Element | None: ...
+
+
 class ConfirmationText(Protocol):
     """Takes chat text that answers a confirmation (host.protocol.ConfirmationRouter)."""
 
-    def route_confirmation_text(self, sender: str, body: str) -> str | None:
-        """The reply if ``body`` from ``sender`` was about a confirmation, else None."""
+    def waits_for(self, sender: str) -> bool:
+        """Whether a confirmation waits for ``sender``'s answer (read-only)."""
+        ...
+
+    def route_text(self, sender: str, body: str, *, room: bool = False) -> RoutedText | None:
+        """The reply if ``body`` from ``sender`` was about a confirmation, else None; ``room``
+        marks a group-chat line, which the core refuses as an answer."""
         ...
 
 
@@ -203,7 +227,10 @@ class AgentService:
         if msg["type"] not in ("chat", "normal") or not msg["body"]:
             return
         sender = str(msg["from"].bare).lower()
-        if not self.access.allows(sender):
+        allowed = self.access.allows(sender)
+        # An approver need not be an allowed user: their answers (and only those) get through.
+        approver = not allowed and self._waits_for(sender)
+        if not allowed and not approver:
             self.dropped += 1
             log.info("dropped message from a JID not allowed", extra={"from": sender})
             return
@@ -224,13 +251,23 @@ class AgentService:
             ).send()
             return
         if self.confirmations is not None:
-            answered = self.confirmations.route_confirmation_text(sender, body)
-            if answered is not None:
-                msg.reply(answered).send()
+            routed = self.confirmations.route_text(sender, body)
+            if routed is not None:
+                answer = msg.reply(routed.text)
+                if routed.element is not None:
+                    answer.append(routed.element)
+                answer.send()
                 return
+        if not allowed:
+            self.dropped += 1
+            log.info("dropped non-answer from an approver not allowed", extra={"from": sender})
+            return
         reply = await self._handle(Inbound(conversation=sender, requester=sender, text=body))
         if reply:
             msg.reply(reply).send()
+
+    def _waits_for(self, sender: str) -> bool:
+        return self.confirmations is not None and self.confirmations.waits_for(sender)
 
     async def _handle(self, inbound: Inbound) -> str | None:
         async with self._slots:
@@ -265,6 +302,12 @@ class AgentService:
         if not self.limiter.check(requester).allowed:
             self.dropped += 1
             return
+        if real_jid is not None and self.confirmations is not None:
+            routed = self.confirmations.route_text(real_jid, body, room=True)
+            if routed is not None:
+                # The core refused it as a room answer (audited); say so to the speaker only.
+                self._room_send(room, f"{nick}: {routed.text}")
+                return
         if addressed:
             assert text is not None
             if is_command(text) and not rules.may_command(real_jid, affiliation):

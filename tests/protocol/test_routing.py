@@ -50,9 +50,9 @@ def test_answers_bind_to_what_waits_for_the_sender(routing: Routing) -> None:
     assert routed.element.get("outcome") == "approved"
     assert audit.last("confirm.answered")["channel"] == "direct_chat"
     # A slash command is always about confirmations, even with nothing waiting.
-    assert (
-        r.route_confirmation_text(ALICE, "/approve") == "Nothing is waiting for your confirmation."
-    )
+    nothing = r.route_text(ALICE, "/approve")
+    assert nothing is not None
+    assert nothing.text == "Nothing is waiting for your confirmation."
 
 
 def test_a_room_line_never_counts(routing: Routing) -> None:
