@@ -41,6 +41,7 @@ BOUNDARY_OF_AREA = {
     "PRO": "B1",
     "CNF": "B1",
     "LLM": "B2",
+    "INJ": "B2",  # injected text steering the model, followed to the real path
     "REQ": "B2",
     "POL": "B3",
     "SKL": "B6",

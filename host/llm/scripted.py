@@ -10,7 +10,7 @@ provider serves any number of concurrent conversations. Past the last turn the p
 In a turn's ``text``, ``{user}`` is the user's message and ``{tool_result}`` the raw content of
 the last tool result. A turn with ``obey_tool_result = true`` plays a model that follows
 instructions injected in tool output: it calls whatever a ``CALL <tool> {json args}`` line in the
-last tool result names, offered or not. Example::
+last tool result names, offered or not (inside a JSON result, in any of its strings). Example::
 
     fallback = "Done."
 
@@ -168,9 +168,30 @@ class ScriptedProvider:
         return ToolCall(id=f"scripted-{self._calls}", name=name, arguments=arguments)
 
 
+def _as_read(text: str) -> str:
+    """The tool result as a model reads it. Real skill results are JSON (PolicyGateway), where
+    an injected line sits escaped inside a string; a model reads through that, so each string
+    of a JSON result is read as text of its own."""
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError):
+        return text
+    strings: list[str] = []
+    stack: list[Any] = [doc]
+    while stack:  # iterative: a deeply nested result must not exhaust the Python stack
+        value = stack.pop()
+        if isinstance(value, str):
+            strings.append(value)
+        elif isinstance(value, dict):
+            stack.extend(reversed(list(value.values())))
+        elif isinstance(value, list):
+            stack.extend(reversed(value))
+    return "\n".join(strings)
+
+
 def _injected_calls(text: str) -> list[tuple[str, dict[str, Any]]]:
     calls: list[tuple[str, dict[str, Any]]] = []
-    for match in OBEY.finditer(text):
+    for match in OBEY.finditer(_as_read(text)):
         arguments: dict[str, Any] = {}
         if match.group(2):
             try:

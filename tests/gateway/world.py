@@ -24,11 +24,22 @@ from host.errors import AirlockError
 from host.gateway import PolicyGateway, XmppConfirmer
 from host.pipeline import Pipeline, Runner
 from host.policy.engine import PolicyEngine
+from host.skills.broker import SecretsProvider
 from host.skills.build import build
 from host.skills.registry import SkillRegistry
 
 REPO = Path(__file__).resolve().parents[2]
-SKILLS = ("echo", "fs_delete", "calc", "fs_list")
+# fs_read to web_search: for the injection attacks of tests/security/test_injection_e2e.py
+SKILLS = (
+    "echo",
+    "fs_delete",
+    "calc",
+    "fs_list",
+    "fs_read",
+    "fs_write",
+    "http_fetch",
+    "web_search",
+)
 ALICE, BOB, CAROL, MALLORY = (f"{u}@localhost" for u in ("alice", "bob", "carol", "mallory"))
 
 POLICY = f"""
@@ -158,8 +169,11 @@ def world(
     settings: Settings | None = None,
     db: Path | None = None,
     audit_name: str = "audit.jsonl",
+    secrets: SecretsProvider | None = None,
 ) -> Iterator[World]:
-    """Build the path on the running loop; close the audit log and the store after."""
+    """Build the path on the running loop; close the audit log and the store after.
+
+    ``secrets`` is what the broker injects into granted skills' requests (none by default)."""
     registry, runner = parts
     workspace = tmp_path / "workspace"
     workspace.mkdir(exist_ok=True)
@@ -175,7 +189,9 @@ def world(
         stack.callback(store.close)
         service = ConfirmationService(store, audit, settings=settings, clock=clock)  # type: ignore[arg-type]
         confirmer = XmppConfirmer(service, notifier, asyncio.get_running_loop())  # type: ignore[arg-type]
-        pipeline = Pipeline(engine, registry, audit, confirmer=confirmer, runner=runner)
+        pipeline = Pipeline(
+            engine, registry, audit, confirmer=confirmer, runner=runner, secrets=secrets
+        )
         gateway = PolicyGateway(pipeline, engine, confirmations=service)
         stack.callback(gateway.close)
         yield World(gateway, service, pipeline, engine, audit, workspace, db, audit_path)
