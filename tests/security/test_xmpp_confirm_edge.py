@@ -130,7 +130,7 @@ def test_an_approver_who_is_not_a_user_answers_in_chat_and_nothing_else_gets_thr
 def test_a_yes_typed_in_a_room_is_refused_by_the_core_and_never_reaches_the_model(
     prosody: Prosody, tmp_path: Path, parts: Parts
 ) -> None:
-    room = f"approvals@{ROOM_SERVICE}"
+    room = f"edge-approvals@{ROOM_SERVICE}"
 
     async def main() -> None:
         model = CountingModel()
