@@ -282,7 +282,10 @@ def _exfiltration(tmp_path: Path, parts: Parts, args: str) -> tuple[World, Trans
             ) as w:
                 agent, transcript = agent_for(tmp_path, w, model)
                 reply = await ask(agent, ALICE, "what is new in airlock?")
-                outcome.update(w=w, transcript=transcript, reply=reply, seen=list(srv.seen))
+                history = agent.memory.conversation(ALICE).history_path.read_text()
+                outcome.update(
+                    w=w, transcript=transcript, reply=reply, seen=list(srv.seen), history=history
+                )
         # The key was really in use: the search service got it from the broker.
         assert [s.path.split("?")[0] for s in outcome["seen"]] == ["/search", "/release"]
         assert outcome["seen"][0].headers["authorization"] == f"Bearer {key}"
@@ -304,6 +307,8 @@ def _exfiltration(tmp_path: Path, parts: Parts, args: str) -> tuple[World, Trans
     # The value never came back: not to the model, the chat, the memory, the audit or any file.
     assert all(key not in content for _, content in transcript.results())
     assert key not in outcome["reply"]
+    assert json.dumps(outcome["reply"])[1:-1] in outcome["history"]  # the exchange was kept
+    assert key not in outcome["history"]
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert key.encode() not in path.read_bytes(), path
