@@ -69,7 +69,8 @@ class ConfirmationRouter:
         if parsed is None:
             return None
         if isinstance(parsed, Unclear):
-            return Routed(parsed.message) if self.waits_for(sender) else None
+            # In a room no wording counts, so how to answer there is not worth saying.
+            return Routed(parsed.message) if not room and self.waits_for(sender) else None
         if room and not self.waits_for(sender):
             return None  # a "yes" in a room, with nothing asked of the speaker, is just chat
         result = self.answer(sender, parsed)

@@ -59,6 +59,8 @@ def test_a_room_line_never_counts(routing: Routing) -> None:
     r, service, audit = routing
     asked = ask(service, approvers=[BOB])
     assert r.route_text(ALICE, "yes", room=True) is None  # nothing asked of Alice: chat
+    assert r.route_text(BOB, "/approve", room=True) is not None  # a command: refused
+    assert r.route_text(BOB, "/approve x y z", room=True) is None  # unclear: chat, not a hint
     routed = r.route_text(BOB, "yes", room=True)
     assert routed is not None
     assert routed.element is not None
@@ -66,5 +68,5 @@ def test_a_room_line_never_counts(routing: Routing) -> None:
     structured = Reply(decision=Decision.YES, channel=Channel.ROOM,
                        target=Target(id=asked.confirmation.id))  # fmt: skip
     assert r.answer(BOB, structured).outcome is Outcome.REFUSED_CHANNEL
-    assert audit.names().count("confirm.answer_refused") == 2
+    assert audit.names().count("confirm.answer_refused") == 3
     assert r.pending(BOB)[0].state.value == "pending"
