@@ -99,7 +99,7 @@ OBEYING = {
         {"text": "final: {tool_result}"},
     ]
 }
-NO_EXPIRY_WAIT = Settings(poll_interval_s=0.05)  # the manual clock decides expiry; poll often
+FAST_POLL = Settings(poll_interval_s=0.05)  # the manual clock decides expiry; poll often
 
 
 @pytest.fixture(scope="module")
@@ -142,9 +142,8 @@ class Transcript:
 def agent_for(tmp_path: Path, w: World, *exchanges: dict[str, Any]) -> tuple[Agent, Transcript]:
     transcript = Transcript(scripted(*exchanges))
     memory = MemoryStore(tmp_path / "memory", idle_timeout_mins=0)
-    return Agent(memory=memory, provider=transcript, gateway=w.gateway, pending=w.gateway), (
-        transcript
-    )
+    agent = Agent(memory=memory, provider=transcript, gateway=w.gateway, pending=w.gateway)
+    return agent, transcript
 
 
 def records(w: World) -> list[dict[str, Any]]:
@@ -191,7 +190,7 @@ def test_inj_read_document_orders_delete_confirm_goes_to_a_person_and_expiry_is_
     async def main() -> None:
         clock, prompts = ManualClock(), Prompts()
         with world(
-            tmp_path, parts, prompts, policy=POLICY_INJ, clock=clock, settings=NO_EXPIRY_WAIT
+            tmp_path, parts, prompts, policy=POLICY_INJ, clock=clock, settings=FAST_POLL
         ) as w:
             (w.workspace / "report.txt").write_text(REPORT)
             (w.workspace / "notes.txt").write_text(
@@ -380,7 +379,7 @@ def test_inj_yes_from_model_or_tool_never_answers_a_pending_confirmation(
     async def main() -> None:
         clock, prompts = ManualClock(), Prompts()
         with world(
-            tmp_path, parts, prompts, policy=POLICY_INJ, clock=clock, settings=NO_EXPIRY_WAIT
+            tmp_path, parts, prompts, policy=POLICY_INJ, clock=clock, settings=FAST_POLL
         ) as w:
             (w.workspace / "report.txt").write_text(REPORT)
             (w.workspace / "notes.txt").write_text(
