@@ -18,6 +18,7 @@ from host.agent.actions import ToolCall, ToolSpec
 from host.errors import LlmError
 from host.llm.interface import ChatMessage, Completion
 from host.llm.retry import Transient, call_with_retries
+from host.llm.shape import unexpected_shape
 from host.xmpp.backoff import Backoff
 
 __all__ = ["AnthropicProvider", "to_anthropic_messages"]
@@ -78,8 +79,8 @@ class AnthropicProvider:
                 raise Transient("timed out") from None
             except anthropic.APIConnectionError:
                 raise Transient("connection failed") from None
-            except ValidationError:
-                raise LlmError("anthropic returned a response of an unexpected shape") from None
+            except ValidationError as exc:
+                raise unexpected_shape("anthropic", exc) from None
             return _parse(response.content)
 
         self.backoff.reset()
@@ -123,8 +124,8 @@ def _parse(blocks: Sequence[Any]) -> Completion:
             elif block.type == "tool_use":
                 args = block.input if isinstance(block.input, dict) else {"input": block.input}
                 calls.append(ToolCall(id=block.id, name=block.name, arguments=args))
-    except (ValidationError, TypeError, AttributeError):
-        raise LlmError("anthropic returned a response of an unexpected shape") from None
+    except (ValidationError, TypeError, AttributeError) as exc:
+        raise unexpected_shape("anthropic", exc) from None
     return Completion(text="".join(texts), tool_calls=tuple(calls))
 
 

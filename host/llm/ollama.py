@@ -19,6 +19,7 @@ from host.agent.actions import ToolCall, ToolSpec
 from host.errors import LlmError
 from host.llm.interface import ChatMessage, Completion
 from host.llm.retry import Transient, call_with_retries
+from host.llm.shape import unexpected_shape
 from host.xmpp.backoff import Backoff
 
 __all__ = ["OllamaProvider", "to_ollama_messages"]
@@ -94,8 +95,8 @@ class OllamaProvider:
                 raise Transient("timed out") from None
             except ConnectionError:
                 raise Transient("cannot connect to the Ollama server") from None
-            except ValidationError:
-                raise LlmError("ollama returned a response of an unexpected shape") from None
+            except ValidationError as exc:
+                raise unexpected_shape("ollama", exc) from None
             return self._parse(response.message)
 
         self.backoff.reset()
@@ -118,8 +119,8 @@ class OllamaProvider:
                         arguments=dict(args) if isinstance(args, dict) else {"input": args},
                     )
                 )
-        except (ValidationError, TypeError, AttributeError):
-            raise LlmError("ollama returned a response of an unexpected shape") from None
+        except (ValidationError, TypeError, AttributeError) as exc:
+            raise unexpected_shape("ollama", exc) from None
         return Completion(text=message.content or "", tool_calls=tuple(calls))
 
 

@@ -148,16 +148,20 @@ def test_unreachable_server_is_retried_then_fails() -> None:
 
 
 @pytest.mark.parametrize(
-    "body",
+    ("body", "reason"),
     [
-        {**anthropic_message(), "content": 5},
-        anthropic_message({"type": "text", "text": None}),
-        anthropic_message({"type": "tool_use", "id": "x" * 500, "name": "echo", "input": {}}),
+        ({**anthropic_message(), "content": 5}, "'int' object is not iterable"),
+        (anthropic_message({"type": "text", "text": None}), "text block without text"),
+        (
+            anthropic_message({"type": "tool_use", "id": "x" * 500, "name": "echo", "input": {}}),
+            "`id`: String should have at most 128 characters",
+        ),
     ],
 )
-def test_response_of_unexpected_shape_is_an_llm_error(body: dict[str, object]) -> None:
+def test_response_of_unexpected_shape_is_an_llm_error(body: dict[str, object], reason: str) -> None:
     with model_server() as server:
         server.queue(Reply(200, body))
         with pytest.raises(LlmError) as err:
             ask(provider(server))
-    assert err.value.message == "anthropic returned a response of an unexpected shape"
+    assert err.value.message == f"anthropic returned a response of an unexpected shape: {reason}"
+    assert "x" * 129 not in str(err.value)

@@ -104,16 +104,25 @@ def test_unreachable_server_is_retried_then_fails() -> None:
 
 
 @pytest.mark.parametrize(
-    "body",
+    ("body", "reason"),
     [
-        {**ollama_message("hi"), "message": 5},
-        {"model": "m"},
-        ollama_message(tool_calls=[{"name": 5, "arguments": []}]),
+        (
+            {**ollama_message("hi"), "message": 5},
+            "`message`: Input should be a valid dictionary or instance of Message",
+        ),
+        ({"model": "m"}, "`message`: Field required"),
+        (
+            ollama_message(tool_calls=[{"name": 5, "arguments": []}]),
+            "`message.tool_calls.0.function.name`: Input should be a valid string",
+        ),
     ],
 )
-def test_response_of_unexpected_shape_is_an_llm_error(body: dict[str, object]) -> None:
+def test_response_of_unexpected_shape_is_an_llm_error(body: dict[str, object], reason: str) -> None:
     with model_server() as server:
         server.queue(Reply(200, body))
         with pytest.raises(LlmError) as err:
             ask(provider(server.url))
-    assert err.value.message == "ollama returned a response of an unexpected shape"
+    assert err.value.message == f"ollama returned a response of an unexpected shape: {reason}"
+    assert err.value.hint == (
+        "check that [llm] points at a real ollama server and the client library is current"
+    )
