@@ -130,3 +130,40 @@ def test_the_pending_threshold_must_be_finite_and_small(seconds: float) -> None:
     with pytest.raises(PendingAfterError, match=r"pending_after_s is .* it must be over 0"):
         check_pending_after(seconds)
     assert check_pending_after(2.0) == 2.0
+
+
+@pytest.mark.xmpp
+def test_a_slow_skill_command_completes_with_a_note_and_the_result_follows(
+    prosody: Prosody, domain: str, tmp_path: Path, spin_parts: Parts
+) -> None:
+    cmd, data = "http://jabber.org/protocol/commands", "jabber:x:data"
+
+    async def main() -> None:
+        async with (
+            agent(prosody, domain, tmp_path, spin_parts, policy=POLICY, pending_after_s=0.05) as a,
+            people(prosody, "alice") as [alice],
+        ):
+            first = await alice.iq(a.jid, el(f"<command xmlns='{cmd}' node='spin'/>"))
+            session = first.get("sessionid")
+            form = (
+                f"<x xmlns='{data}' type='submit'><field var='FORM_TYPE'><value>{EX}</value>"
+                "</field></x>"
+            )
+            done = await alice.iq(
+                a.jid,
+                el(
+                    f"<command xmlns='{cmd}' node='spin' action='complete' "
+                    f"sessionid='{session}'>{form}</command>"
+                ),
+            )
+            assert done.get("status") == "completed"
+            note = done.find(f"{{{cmd}}}note")
+            assert note is not None
+            assert note.text == "Still running; the result will follow in a message."
+            pending = done.find(f"{{{EX}}}pending")
+            assert pending is not None
+            assert pending.get("reason") == "running"
+            _text, result = await alice.result()
+            assert (result.get("status"), result.get("request")) == ("ok", pending.get("request"))
+
+    asyncio.run(main())
