@@ -60,6 +60,7 @@ BOUNDARY_OF_ROW = {
     "T-PRS-12": "B1",
     "T-PRS-13": "B2",
     "T-PRS-14": "B3",
+    "T-PRS-15": "B4",
     # `airlock serve` wiring (serve.md): starting without a sound policy, skills or audit log is
     # the deployer's files reaching the host; a "yes" typed in chat is the XMPP edge.
     "T-SRV-01": "B3",
