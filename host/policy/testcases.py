@@ -19,7 +19,6 @@ rate-limit tokens.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,7 @@ from host.policy.engine import PolicyEngine
 from host.policy.source import SourceIndex
 from host.request.model import build_request
 from host.skills.manifest import Manifest
+from host.tomlfile import parse_toml
 
 __all__ = ["CaseResult", "PolicyCase", "run_policy_tests"]
 
@@ -83,12 +83,12 @@ def _load_cases(path: Path) -> list[tuple[int, PolicyCase]]:
             raise PolicyError(f"{path}: not a regular file")
         if path.stat().st_size > MAX_CASE_FILE_BYTES:
             raise PolicyError(f"{path}: larger than {MAX_CASE_FILE_BYTES} bytes")
-        text = path.read_text(encoding="utf-8")
-        doc = _CaseFile.model_validate(tomllib.loads(text))
-    except (OSError, UnicodeDecodeError) as exc:
+        raw = path.read_bytes()
+        data = parse_toml(raw, source=f"policy test file {path}", error=PolicyError)
+        text = raw.decode("utf-8")  # parse_toml has checked it
+        doc = _CaseFile.model_validate(data)
+    except OSError as exc:
         raise PolicyError(f"{path}: cannot read: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise PolicyError(f"{path}: not valid TOML: {exc}") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         index = SourceIndex(text.replace("[[case]]", "[[rule]]"))

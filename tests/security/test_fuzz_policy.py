@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from host.errors import PolicyError
 from host.policy.loader import PolicySet, load_policy_dir
 from host.policy.schema import check_host_path
+from host.policy.testcases import run_policy_tests
 from tests.security.test_fuzz_manifest import to_toml, to_toml_value
 
 FUZZ = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -192,3 +193,38 @@ def test_non_finite_bound_is_refused(tmp_path: Path, bound: str) -> None:
     # Found by this fuzzing: a nan bound used to load, and then matched every value.
     text = rule_file() + f"\n[rule.args.count]\n{bound} = {to_toml_value(float('nan'))}\n"
     assert isinstance(load(tmp_path / "p", text), PolicyError)
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        pytest.param(
+            b"x = " + b"[" * 3000 + b"]" * 3000,
+            "nests arrays or tables too deeply to read",
+            id="deep-arrays",
+        ),
+        pytest.param(
+            b"x = " + b"9" * 5000,
+            "is not valid TOML: Exceeds the limit",
+            id="integer-of-5000-digits",
+        ),
+        pytest.param(
+            b'[[case]]\nname = "\xff"\n',
+            "is not valid TOML: not UTF-8 text (bad byte on line 2)",
+            id="not-utf8",
+        ),
+    ],
+)
+def test_hostile_policy_test_file_gets_a_policy_error(
+    tmp_path: Path, data: bytes, reason: str
+) -> None:
+    # Found by this fuzzing: deep arrays and huge integers in a policy test file escaped
+    # `airlock policy test` as RecursionError or ValueError.
+    policy_dir = tmp_path / "p"
+    assert isinstance(load(policy_dir, rule_file()), PolicySet)
+    cases = policy_dir / "tests" / "hostile.toml"
+    cases.parent.mkdir()
+    cases.write_bytes(data)
+    with pytest.raises(PolicyError) as info:
+        run_policy_tests(policy_dir, {})
+    assert info.value.message.startswith(f"policy test file {cases} {reason}")
