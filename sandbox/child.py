@@ -6,8 +6,11 @@ Cold path: ``python -m sandbox.child --in FD --out FD`` per run. It reads the tr
 reads the untrusted :class:`~sandbox.protocol.Job`. Warm path: the zygote forks and calls
 :func:`serve_job` after :func:`sandbox.harden.harden_run` (see :mod:`sandbox.zygote`).
 
-The child talks only over the two inherited pipes: after hardening, seccomp refuses socket()
-and execve(), Landlock refuses every path outside the grant and the runtime's own files.
+The child frames its messages with :mod:`sandbox.childwire` (standard library only: it never
+imports pydantic, about half of a cold start); the supervisor validates them with the strict
+models of :mod:`sandbox.protocol`. The child talks only over the two inherited pipes: after
+hardening, seccomp refuses socket() and execve(), Landlock refuses every path outside the grant
+and the runtime's own files.
 """
 
 from __future__ import annotations
@@ -23,23 +26,14 @@ from pathlib import Path
 import wasmtime
 
 from host.errors import AirlockError, HardeningError
+from sandbox import childwire
+from sandbox.childwire import SetupFields
 from sandbox.engine import make_engine
-from sandbox.harden import HardeningPlan, RlimitPlan, harden_process
-from sandbox.protocol import (
-    MAX_CONTROL_FRAME,
-    Compiled,
-    Done,
-    Failed,
-    HostCall,
-    HostReply,
-    Job,
-    Ready,
-    Setup,
-    read_frame,
-    write_frame,
-)
+from sandbox.framing import MAX_CONTROL_FRAME, read_body, write_body
+from sandbox.harden.apply import harden_process
+from sandbox.harden.shapes import EnforcementFields, PlainEnforcement, PlainPlan, PlainRlimits
+from sandbox.kinds import Status
 from sandbox.runtime import MAX_HOST_REPLY, compile_module, execute
-from sandbox.spec import Enforcement, Status
 
 MIB = 1024 * 1024
 # Address space the Python interpreter, wasmtime's runtime and its worker threads map before a
@@ -52,15 +46,15 @@ MAX_MODULE_BYTES = 64 * MIB
 MAX_JOB_FRAME = 4 * MAX_MODULE_BYTES
 
 
-def plan_for(setup: Setup, keep_fds: Sequence[int]) -> HardeningPlan:
-    """The :class:`sandbox.harden.HardeningPlan` for one run (its grant and limits)."""
+def plan_for(setup: SetupFields, keep_fds: Sequence[int]) -> PlainPlan:
+    """The hardening plan for one run (its grant and limits), from the supervisor's Setup."""
     limits = setup.limits
-    rlimits = RlimitPlan(
+    rlimits = PlainRlimits(
         # Memory may move while growing (old and new copies at once), hence twice the limit.
         address_space_bytes=RUNTIME_ADDRESS_SPACE + 2 * limits.memory_mb * MIB,
         cpu_seconds=math.ceil(limits.timeout_s) + CPU_GRACE_S,
     )
-    return HardeningPlan(
+    return PlainPlan(
         ro_paths=tuple(Path(p) for p in setup.ro_paths),
         rw_paths=tuple(Path(p) for p in setup.rw_paths),
         rlimits=rlimits,
@@ -69,35 +63,29 @@ def plan_for(setup: Setup, keep_fds: Sequence[int]) -> HardeningPlan:
     )
 
 
-def serve_job(fd_in: int, fd_out: int, engine: wasmtime.Engine, enforcement: Enforcement) -> None:
+def serve_job(
+    fd_in: int, fd_out: int, engine: wasmtime.Engine, enforcement: EnforcementFields
+) -> None:
     """Say Ready, read the job, run it, send Done. Call only in a hardened process."""
-    write_frame(fd_out, Ready(enforcement=enforcement))
-    message = read_frame(fd_in, max_bytes=MAX_JOB_FRAME)
-    if not isinstance(message, Job):
-        raise AirlockError(f"expected a job, got {message.kind}")
-    job = message
+    write_body(fd_out, childwire.ready(enforcement))
+    job = childwire.decode_job(read_body(fd_in, max_bytes=MAX_JOB_FRAME))
     try:
         compiled = compile_module(engine, job)
     except wasmtime.WasmtimeError as exc:
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
         detail = lines[-1] if lines else "unknown error"
-        write_frame(
-            fd_out,
-            Done(status=Status.INVALID_MODULE, error=f"invalid module: {detail}"),
-        )
+        invalid = childwire.PlainDone(Status.INVALID_MODULE, error=f"invalid module: {detail}")
+        write_body(fd_out, childwire.done(invalid))
         return
     if compiled.fresh_artifact is not None:
-        write_frame(fd_out, Compiled(artifact=compiled.fresh_artifact))
+        write_body(fd_out, childwire.compiled(compiled.fresh_artifact))
 
     def transport(request: bytes) -> bytes:
-        write_frame(fd_out, HostCall(request=request))
-        reply = read_frame(fd_in, max_bytes=2 * MAX_HOST_REPLY)
-        if not isinstance(reply, HostReply):
-            raise AirlockError(f"expected a host reply, got {reply.kind}")
-        return reply.reply
+        write_body(fd_out, childwire.host_call(request))
+        return childwire.decode_host_reply(read_body(fd_in, max_bytes=2 * MAX_HOST_REPLY))
 
     done = execute(engine, compiled.module, job, transport if job.host_calls else None)
-    write_frame(fd_out, done)
+    write_body(fd_out, childwire.done(done))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -108,13 +96,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     code = 0
     try:
-        setup = read_frame(args.fd_in, max_bytes=MAX_CONTROL_FRAME)
-        if not isinstance(setup, Setup):
-            raise AirlockError(f"expected a setup, got {setup.kind}")
+        setup = childwire.decode_setup(read_body(args.fd_in, max_bytes=MAX_CONTROL_FRAME))
         try:
-            enforcement = harden_process(plan_for(setup, (args.fd_in, args.fd_out)))
+            plan = plan_for(setup, (args.fd_in, args.fd_out))
+            enforcement = harden_process(plan, PlainEnforcement)
         except HardeningError as exc:
-            write_frame(args.fd_out, Failed(error=str(exc), hardening=True))
+            write_body(args.fd_out, childwire.failed(str(exc), hardening=True))
             os._exit(1)
         engine = make_engine()  # after hardening, which must run while we have a single thread
         serve_job(args.fd_in, args.fd_out, engine, enforcement)
@@ -129,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _report(fd_out: int, error: str) -> int:
     with contextlib.suppress(AirlockError, OSError):
-        write_frame(fd_out, Failed(error=error, hardening=False))
+        write_body(fd_out, childwire.failed(error, hardening=False))
     return 1
 
 

@@ -18,16 +18,11 @@ Who sends what::
 
 from __future__ import annotations
 
-import math
-import os
-import select
-import struct
-import time
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from host.errors import SandboxError
+from sandbox.framing import HEADER, MAX_CONTROL_FRAME, ProtocolError, read_body, write_body
 from sandbox.spec import Enforcement, Layer, Limits, Preopen, Status
 
 __all__ = [
@@ -48,15 +43,6 @@ __all__ = [
     "read_frame",
     "write_frame",
 ]
-
-_HEADER = struct.Struct(">I")
-# Control frames (setup, fork, ready, reaped) are a few KiB; a larger one is garbage, and
-# refusing it early keeps a confused peer from making us allocate its claimed length.
-MAX_CONTROL_FRAME = 1024 * 1024
-
-
-class ProtocolError(SandboxError):
-    """A peer sent something that is not a valid frame, or stopped talking in time."""
 
 
 class _Message(BaseModel):
@@ -183,7 +169,7 @@ _ADAPTER: TypeAdapter[Message] = TypeAdapter(Message)
 def encode(message: _Message) -> bytes:
     """One frame (header and body) for ``message``."""
     body = message.model_dump_json().encode("utf-8")
-    return _HEADER.pack(len(body)) + body
+    return HEADER.pack(len(body)) + body
 
 
 def decode(body: bytes) -> Message:
@@ -196,64 +182,15 @@ def decode(body: bytes) -> Message:
         raise ProtocolError(f"invalid frame from peer: {where}: {first['msg']}") from None
 
 
-def _remaining(deadline: float | None) -> float | None:
-    if deadline is None:
-        return None
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise ProtocolError("peer did not answer in time")
-    return left
-
-
-def _ready(fd: int, events: int, deadline: float | None) -> bool:
-    """Whether ``fd`` is ready for ``events`` before ``deadline`` (hang-up and error count too).
-
-    ``poll``, not ``select``: select() cannot watch a descriptor numbered 1024 or above, and a
-    busy host (many XMPP streams, audit files, run children) reaches such numbers.
-    """
-    left = _remaining(deadline)
-    poller = select.poll()
-    poller.register(fd, events)
-    return bool(poller.poll(None if left is None else math.ceil(left * 1000)))
-
-
-def _read_exact(fd: int, n: int, deadline: float | None) -> bytes:
-    chunks: list[bytes] = []
-    got = 0
-    while got < n:
-        if not _ready(fd, select.POLLIN, deadline):
-            raise ProtocolError("peer did not answer in time")
-        chunk = os.read(fd, min(n - got, 1 << 20))
-        if not chunk:
-            raise ProtocolError(f"peer closed the channel mid-frame ({got} of {n} bytes)")
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks)
-
-
 def read_frame(fd: int, *, max_bytes: int, deadline: float | None = None) -> Message:
     """Read one message from ``fd``; a frame longer than ``max_bytes`` is refused unread.
 
     ``deadline`` is a :func:`time.monotonic` instant (None waits forever: only for a trusted
     peer). Raises :class:`ProtocolError` on EOF, timeout, oversize or garbage.
     """
-    header = _read_exact(fd, _HEADER.size, deadline)
-    (length,) = _HEADER.unpack(header)
-    if length > max_bytes:
-        raise ProtocolError(f"peer sent a {length}-byte frame; the limit here is {max_bytes}")
-    return decode(_read_exact(fd, length, deadline))
+    return decode(read_body(fd, max_bytes=max_bytes, deadline=deadline))
 
 
 def write_frame(fd: int, message: _Message, *, deadline: float | None = None) -> None:
     """Write one message to ``fd`` (blocking or not), within ``deadline`` if given."""
-    view = memoryview(encode(message))
-    while view:
-        if not _ready(fd, select.POLLOUT, deadline):
-            raise ProtocolError("peer stopped reading in time")
-        try:
-            n = os.write(fd, view[: 1 << 20])
-        except BlockingIOError:
-            continue
-        except BrokenPipeError:
-            raise ProtocolError("peer closed the channel") from None
-        view = view[n:]
+    write_body(fd, message.model_dump_json().encode("utf-8"), deadline=deadline)

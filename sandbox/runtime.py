@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 
 import wasmtime
 
-from sandbox.protocol import Done, Job
-from sandbox.spec import Status
+from sandbox.childwire import JobFields, PlainDone
+from sandbox.kinds import Status
 
 __all__ = [
     "MAX_HOST_REPLY",
@@ -65,7 +65,7 @@ class Compiled:
     fresh_artifact: bytes | None
 
 
-def compile_module(engine: wasmtime.Engine, job: Job) -> Compiled:
+def compile_module(engine: wasmtime.Engine, job: JobFields) -> Compiled:
     """Load the job's cached artifact if it is usable, else compile the module bytes.
 
     Raises :class:`wasmtime.WasmtimeError` when the bytes are not a valid module. Only the
@@ -236,11 +236,11 @@ def _peak(instance: wasmtime.Instance | None, store: wasmtime.Store) -> int | No
 def execute(
     engine: wasmtime.Engine,
     compiled: wasmtime.Module,
-    job: Job,
+    job: JobFields,
     transport: HostTransport | None,
     *,
     stdin_fd_ok: bool = True,
-) -> Done:
+) -> PlainDone:
     """Run ``compiled`` as a WASI command under the job's limits and return how it ended.
 
     ``transport`` carries ``airlock.call`` requests to the handler (None: calls answer -4).
@@ -310,7 +310,7 @@ def execute(
         # its memory cannot grow by one more page ran out of its memory limit.
         status = Status.MEMORY_LIMIT
         error = f"the module needed more than its {limits.memory_mb} MiB memory limit"
-    return Done(
+    return PlainDone(
         status=status,
         exit_code=exit_code,
         stdout=bytes(out.data),

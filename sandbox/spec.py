@@ -6,38 +6,46 @@ builds a ``RunSpec`` from an *effective grant* only; the sandbox never widens it
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# Finite defaults, each with its reason. "Unlimited" is never a default.
-DEFAULT_FUEL = 2_000_000_000  # a tight loop burns it in ~7 s here: under the 10 s wall clock
-DEFAULT_MEMORY_MB = 128  # linear memory; enough for text-processing skills, small for a bomb
-DEFAULT_TIMEOUT_S = 10.0  # wall clock, enforced by epoch deadline and then by SIGKILL
-DEFAULT_MAX_OUTPUT_KB = 1024  # stdout and stderr each; a chat reply never needs more
-DEFAULT_MAX_HOST_CALLS = 32  # brokered calls per run; a flood is cut off, not served
-DEFAULT_MAX_INPUT_KB = 1024  # stdin handed to the module
+from sandbox.kinds import (
+    DEFAULT_FUEL,
+    DEFAULT_MAX_HOST_CALLS,
+    DEFAULT_MAX_INPUT_KB,
+    DEFAULT_MAX_OUTPUT_KB,
+    DEFAULT_MEMORY_MB,
+    DEFAULT_TIMEOUT_S,
+    MAX_FUEL,
+    MAX_MEMORY_MB,
+    MAX_OUTPUT_KB,
+    MAX_TIMEOUT_S,
+    Layer,
+    Status,
+)
 
-MAX_FUEL = 100_000_000_000
-MAX_MEMORY_MB = 4096
-MAX_TIMEOUT_S = 600.0
-MAX_OUTPUT_KB = 64 * 1024
-
-
-class Status(StrEnum):
-    """How a run ended. ``ok`` is the only success."""
-
-    OK = "ok"
-    EXIT_NONZERO = "exit_nonzero"
-    TRAP = "trap"
-    OUT_OF_FUEL = "out_of_fuel"
-    TIMEOUT = "timeout"
-    MEMORY_LIMIT = "memory_limit"
-    OUTPUT_LIMIT = "output_limit"
-    INVALID_MODULE = "invalid_module"
-    SANDBOX_ERROR = "sandbox_error"
+__all__ = [
+    "DEFAULT_FUEL",
+    "DEFAULT_MAX_HOST_CALLS",
+    "DEFAULT_MAX_INPUT_KB",
+    "DEFAULT_MAX_OUTPUT_KB",
+    "DEFAULT_MEMORY_MB",
+    "DEFAULT_TIMEOUT_S",
+    "MAX_FUEL",
+    "MAX_MEMORY_MB",
+    "MAX_OUTPUT_KB",
+    "MAX_TIMEOUT_S",
+    "Enforcement",
+    "HostCallHandler",
+    "Layer",
+    "Limits",
+    "Preopen",
+    "RunResult",
+    "RunSpec",
+    "Status",
+]
 
 
 class Limits(BaseModel):
@@ -70,12 +78,6 @@ class Preopen(BaseModel):
     host_path: Path
     guest_path: str
     access: Literal["ro", "rw"] = "ro"
-
-
-# Kernel layers a run can demand; if one is missing the run is refused (HardeningError).
-Layer = Literal[
-    "landlock_fs", "landlock_net", "landlock_scope", "seccomp", "no_new_privs", "caps_dropped"
-]
 
 
 class RunSpec(BaseModel):

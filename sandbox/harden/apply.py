@@ -11,17 +11,25 @@ the kernel cannot enforce is noted and skipped, unless the plan *requires* it: t
 
 from __future__ import annotations
 
+import copy
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar, overload
 
 from host.errors import HardeningError
 from sandbox.harden import landlock, privileges, seccomp
 from sandbox.harden.descriptors import close_inherited
-from sandbox.harden.plan import HardeningPlan
 from sandbox.harden.rlimits import apply_rlimits
 from sandbox.harden.runtime_paths import runtime_read_paths
-from sandbox.spec import Enforcement, Layer
+from sandbox.harden.shapes import EnforcementFields, PlanFields
+from sandbox.kinds import Layer
+
+if TYPE_CHECKING:
+    from sandbox.spec import Enforcement
+
+E = TypeVar("E", bound=EnforcementFields)
 
 # The first Landlock ABI (and Linux release) that provides each layer, for error hints.
 _SINCE: dict[Layer, str] = {
@@ -38,8 +46,8 @@ _NEEDS_NNP = "call harden_base first: it sets no_new_privs"
 
 
 def _degrade(
-    plan: HardeningPlan,
-    enforcement: Enforcement,
+    plan: PlanFields,
+    enforcement: EnforcementFields,
     layer: Layer,
     reason: str,
     hint: str | None = None,
@@ -56,26 +64,30 @@ def _degrade(
         enforcement.notes.append(note)
 
 
-def _copy(enforcement: Enforcement) -> Enforcement:
+def _copy(enforcement: E) -> E:
     """An independent copy. Every field holds ints and strings, so copying the containers is a
     deep copy; pydantic's generic deep copy takes ~0.25 ms in a freshly forked run child (it
     touches, and so copies, many shared pages), twice on a warm run's critical path."""
-    return enforcement.model_copy(
-        update={
-            "landlock_rules": list(enforcement.landlock_rules),
-            "seccomp_denied": list(enforcement.seccomp_denied),
-            "rlimits": dict(enforcement.rlimits),
-            "notes": list(enforcement.notes),
-        }
-    )
+    result = copy.copy(enforcement)
+    result.landlock_rules = list(enforcement.landlock_rules)
+    result.seccomp_denied = list(enforcement.seccomp_denied)
+    result.rlimits = dict(enforcement.rlimits)
+    result.notes = list(enforcement.notes)
+    return result
 
 
-def _check_kernel(plan: HardeningPlan) -> None:
+def _pydantic_enforcement() -> Enforcement:
+    # Imported here: the cold child passes its own record type and never loads pydantic.
+    from sandbox.spec import Enforcement
+
+    return Enforcement()
+
+
+def _check_kernel(plan: PlanFields, scratch: EnforcementFields) -> None:
     """Refuse a plan that requires a layer this kernel lacks before anything is changed."""
     if not plan.require:
         return
     abi = landlock.abi_version()
-    scratch = Enforcement()
     why = f"Landlock ABI {abi} on this kernel" if abi else "Landlock is not enabled in this kernel"
     if not abi:
         _degrade(plan, scratch, "landlock_fs", why)
@@ -101,7 +113,7 @@ def _single_threaded() -> None:
         )
 
 
-def _check_grants(plan: HardeningPlan) -> None:
+def _check_grants(plan: PlanFields) -> None:
     for path in (*plan.ro_paths, *plan.rw_paths):
         if not path.exists():
             raise HardeningError(
@@ -110,7 +122,11 @@ def _check_grants(plan: HardeningPlan) -> None:
             )
 
 
-def harden_base(plan: HardeningPlan) -> Enforcement:
+@overload
+def harden_base(plan: PlanFields) -> Enforcement: ...
+@overload
+def harden_base(plan: PlanFields, new: Callable[[], E]) -> E: ...
+def harden_base(plan: PlanFields, new: Callable[[], EnforcementFields] | None = None) -> object:
     """Every layer but the filesystem one, before any untrusted byte and any thread.
 
     In order: close inherited descriptors (all but 0-2 and ``plan.keep_fds``: a leaked descriptor
@@ -121,10 +137,14 @@ def harden_base(plan: HardeningPlan) -> Enforcement:
     TCP bind/connect rules and scopes (abstract unix sockets, signals) at the best ABI; last the
     base seccomp filter, last because it refuses calls the earlier steps need (prctl stays).
     Fork stays allowed: the zygote forks; :func:`harden_run` forbids it in the run child.
+
+    Returns a :class:`sandbox.spec.Enforcement`, or what ``new()`` makes (the cold child's
+    :class:`sandbox.harden.shapes.PlainEnforcement`).
     """
+    make = new or _pydantic_enforcement
     _single_threaded()
-    _check_kernel(plan)
-    enforcement = Enforcement()
+    _check_kernel(plan, make())
+    enforcement = make()
     close_inherited(plan.keep_fds)
     privileges.set_parent_death_signal()
     enforcement.rlimits, notes = apply_rlimits(plan.rlimits)
@@ -156,7 +176,7 @@ def harden_base(plan: HardeningPlan) -> Enforcement:
     return enforcement
 
 
-def _landlock_net_and_scopes(plan: HardeningPlan, enforcement: Enforcement) -> None:
+def _landlock_net_and_scopes(plan: PlanFields, enforcement: EnforcementFields) -> None:
     abi = landlock.abi_version()
     enforcement.landlock_abi = abi or None
     net, scoped = landlock.net_rights(abi), landlock.scopes(abi)
@@ -242,8 +262,8 @@ def _fs_ruleset(abi: int) -> landlock.Ruleset:
 
 
 def restrict_filesystem(
-    plan: HardeningPlan, enforcement: Enforcement, prepared: RunPreparation | None = None
-) -> Enforcement:
+    plan: PlanFields, enforcement: E, prepared: RunPreparation | None = None
+) -> E:
     """The filesystem Landlock layer: read ``plan.ro_paths`` and :func:`runtime_read_paths`,
     read and write ``plan.rw_paths``, nothing else (no execute anywhere; no create, remove,
     rename, truncate or device ioctl outside ``rw_paths``). Returns an updated copy.
@@ -287,12 +307,12 @@ def restrict_filesystem(
 
 
 def harden_run(
-    plan: HardeningPlan,
-    enforcement: Enforcement,
+    plan: PlanFields,
+    enforcement: E,
     *,
     expected_parent: int | None = None,
     prepared: RunPreparation | None = None,
-) -> Enforcement:
+) -> E:
     """The per-run layers, in a child forked from a :func:`harden_base` process (the zygote).
 
     Re-arms the parent-death signal (fork clears it; with ``expected_parent``, a child whose
@@ -326,6 +346,13 @@ def harden_run(
     return result
 
 
-def harden_process(plan: HardeningPlan) -> Enforcement:
-    """The cold path: :func:`harden_base` then :func:`harden_run` in the same process."""
-    return harden_run(plan, harden_base(plan))
+@overload
+def harden_process(plan: PlanFields) -> Enforcement: ...
+@overload
+def harden_process(plan: PlanFields, new: Callable[[], E]) -> E: ...
+def harden_process(plan: PlanFields, new: Callable[[], EnforcementFields] | None = None) -> object:
+    """The cold path: :func:`harden_base` then :func:`harden_run` in the same process.
+
+    Returns a :class:`sandbox.spec.Enforcement`, or what ``new()`` makes.
+    """
+    return harden_run(plan, harden_base(plan, new or _pydantic_enforcement))

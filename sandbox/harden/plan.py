@@ -12,32 +12,19 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from sandbox.spec import Layer
-
-GIB = 1024**3
-MIB = 1024**2
-
-# Finite defaults, each with its reason.
-# Python + wasmtime map about 0.5 GiB of virtual address space before the module runs; the rest
-# leaves room for the default 128 MiB linear memory when wasmtime's reservation is kept small.
-DEFAULT_ADDRESS_SPACE_BYTES = 2 * GIB
-# A backstop behind the wall-clock kill (10 s by default): twice that in CPU time.
-DEFAULT_CPU_SECONDS = 20
-# stdin/stdout/stderr, the protocol pipes, the module file and the preopened grants.
-DEFAULT_OPEN_FILES = 64
-# RLIMIT_NPROC counts every task of the real uid on the machine and is not enforced at all for
-# uid 0 (the kernel exempts the init user), so it cannot be the fork bound: the run-time seccomp
-# filter is (see sandbox/harden/seccomp.py). This value only has to stay above what the
-# deployer's uid already runs, so that it never breaks thread creation.
-DEFAULT_PROCESSES = 4096
-# Any single file a skill writes in a read-write grant; a chat-sized skill never needs more.
-DEFAULT_FILE_SIZE_BYTES = 64 * MIB
-
-MAX_ADDRESS_SPACE_BYTES = 64 * GIB
-MAX_CPU_SECONDS = 3600
-MAX_OPEN_FILES = 4096
-MAX_PROCESSES = 1_000_000
-MAX_FILE_SIZE_BYTES = 16 * GIB
+from sandbox.harden.shapes import (
+    DEFAULT_ADDRESS_SPACE_BYTES,
+    DEFAULT_CPU_SECONDS,
+    DEFAULT_FILE_SIZE_BYTES,
+    DEFAULT_OPEN_FILES,
+    DEFAULT_PROCESSES,
+    MAX_ADDRESS_SPACE_BYTES,
+    MAX_CPU_SECONDS,
+    MAX_FILE_SIZE_BYTES,
+    MAX_OPEN_FILES,
+    MAX_PROCESSES,
+)
+from sandbox.kinds import Layer
 
 
 class RlimitPlan(BaseModel):

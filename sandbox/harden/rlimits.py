@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import resource
 
-from sandbox.harden.plan import RlimitPlan
+from sandbox.harden.shapes import RlimitFields
 
 # Enforcement.rlimits keys, in the order they are applied.
 _RESOURCES = {
@@ -17,7 +17,7 @@ _RESOURCES = {
 }
 
 
-def _wanted(plan: RlimitPlan) -> dict[str, int]:
+def _wanted(plan: RlimitFields) -> dict[str, int]:
     return {
         "as": plan.address_space_bytes,
         "cpu": plan.cpu_seconds,
@@ -28,7 +28,7 @@ def _wanted(plan: RlimitPlan) -> dict[str, int]:
     }
 
 
-def apply_rlimits(plan: RlimitPlan) -> tuple[dict[str, int], list[str]]:
+def apply_rlimits(plan: RlimitFields) -> tuple[dict[str, int], list[str]]:
     """Set every limit of ``plan``; returns (limits now in force, notes).
 
     A limit is never raised above the current hard limit once capabilities are gone (the kernel
