@@ -17,10 +17,13 @@ import gc
 
 import wasmtime
 
+from sandbox import childwire
 from sandbox.child import plan_for
-from sandbox.protocol import Done, Job, Setup, decode, encode
+from sandbox.harden.shapes import PlainEnforcement
+from sandbox.kinds import Status
+from sandbox.protocol import Job, Setup, encode
 from sandbox.runtime import build_run_objects, define_host_calls
-from sandbox.spec import Limits, Status
+from sandbox.spec import Limits
 
 # A module that loops a little and touches its memory: exercises fuel, epoch checks and memory.
 _WAT = """
@@ -43,9 +46,10 @@ def warm_up(engine: wasmtime.Engine, artifact: bytes) -> None:
     """In a spare child, before its run: exercise the run's code paths without any thread."""
     gc.disable()  # a short-lived child: collection would only touch (and copy) every page
     module = wasmtime.Module.deserialize(engine, artifact)
+    # The run child speaks sandbox.childwire (the supervisor's models only make the frame).
     frame = encode(Job(module=artifact[:16], module_name="warm.wasm", limits=Limits()))
-    job = decode(frame[4:])  # past the length header
-    assert isinstance(job, Job)
+    job = childwire.decode_job(frame[4:])  # past the length header
+    childwire.ready(PlainEnforcement())
     wasi = wasmtime.WasiConfig()
     wasi.argv = [job.module_name]
     wasi.env = []
@@ -63,7 +67,8 @@ def warm_up(engine: wasmtime.Engine, artifact: bytes) -> None:
     start(store)
     memory = instance.exports(store)["memory"]
     assert isinstance(memory, wasmtime.Memory)
-    encode(Done(status=Status.OK, exit_code=0, stdout=bytes(memory.read(store, 0, 64))))
+    stdout = bytes(memory.read(store, 0, 64))
+    childwire.done(childwire.PlainDone(Status.OK, exit_code=0, stdout=stdout))
     build_run_objects(engine)
     # The run's hardening builds a plan from its setup: touch that code too.
     plan_for(Setup(), ())
