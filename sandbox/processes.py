@@ -56,6 +56,10 @@ def child_env() -> dict[str, str]:
         "LC_ALL": "C.UTF-8",
         # glibc reserves a 64 MiB arena per thread; two keep RLIMIT_AS headroom for the module.
         "MALLOC_ARENA_MAX": "2",
+        # wasmtime's WASI runs each call with block_on on the calling thread; the tokio runtime
+        # it starts on the first call spawns one worker per core by default, each a thread to
+        # start, fault in and tear down per run. One is enough.
+        "TOKIO_WORKER_THREADS": "1",
         # No third-party pydantic plugin may run inside the sandbox, and looking for them (an
         # entry-point scan of every installed distribution) costs ~8 ms of every cold start.
         "PYDANTIC_DISABLE_PLUGINS": "__all__",

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from host.errors import AirlockError
 from sandbox.cache import MAX_ARTIFACT_BYTES, ModuleCache
+from sandbox.harden.shapes import missing_layers
 from sandbox.protocol import (
     MAX_CONTROL_FRAME,
     Compiled,
@@ -30,7 +31,7 @@ from sandbox.protocol import (
     write_frame,
 )
 from sandbox.runtime import MAX_HOST_REPLY, MAX_HOST_REQUEST
-from sandbox.spec import Enforcement, HostCallHandler, Layer
+from sandbox.spec import Enforcement, HostCallHandler
 
 # Time for a hardened child to say Ready: a cold Python start is ~0.1 s; this allows a loaded
 # machine without letting a wedged child hold a run forever.
@@ -62,11 +63,6 @@ class Outcome:
     broken: str | None = None  # the protocol broke or the deadline passed: kill the child
     timed_out: bool = False
     ready: bool = False  # the child said Ready (so it may have read the job)
-
-
-def missing_layers(enforcement: Enforcement, require: frozenset[Layer]) -> list[str]:
-    """The layers in ``require`` that ``enforcement`` does not show, sorted."""
-    return enforcement.missing(require)
 
 
 def _frame_cap(job: Job) -> int:

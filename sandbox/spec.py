@@ -11,6 +11,7 @@ from typing import Annotated, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sandbox.harden.shapes import missing_layers
 from sandbox.kinds import (
     DEFAULT_FUEL,
     DEFAULT_MAX_HOST_CALLS,
@@ -111,15 +112,7 @@ class Enforcement(BaseModel):
 
     def missing(self, require: frozenset[Layer]) -> list[str]:
         """The layers of ``require`` this enforcement does not show, sorted."""
-        held = {
-            "landlock_fs": "fs" in self.landlock_rules,
-            "landlock_net": "net" in self.landlock_rules,
-            "landlock_scope": "scope" in self.landlock_rules,
-            "seccomp": self.seccomp,
-            "no_new_privs": self.no_new_privs,
-            "caps_dropped": self.capabilities_dropped,
-        }
-        return sorted(layer for layer in require if not held[layer])
+        return missing_layers(self, require)
 
 
 class RunResult(BaseModel):

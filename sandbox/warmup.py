@@ -3,7 +3,10 @@
 A child forked from the zygote shares its memory copy-on-write: the first write to each page
 (Python reference counts, wasmtime's lazily initialised state) costs a page fault and a copy.
 The zygote forks the next child ahead of time, and that spare calls :func:`warm_up` while it
-waits for its run, so those faults happen off the critical path.
+waits for its run, so those faults happen off the critical path. (When runs come back to back
+the run is already waiting, and the spare skips it: the faults then cost the same during the
+run, and the warm-up's own work would only add to it.) The zygote runs it once too, so that
+lazily built state (wasmtime's and Python's caches) is inherited rather than rebuilt per child.
 
 Nothing here may start a thread: the run's Landlock layer is applied after this, and Landlock
 only binds the calling thread. So no WASI module is run (wasmtime's WASI starts a tokio runtime
@@ -13,17 +16,21 @@ but not started. Everything used is trusted and built in (no untrusted byte is i
 
 from __future__ import annotations
 
-import gc
-
 import wasmtime
 
 from sandbox import childwire
 from sandbox.child import plan_for
+from sandbox.childwire import PlainSetup
 from sandbox.harden.shapes import PlainEnforcement
 from sandbox.kinds import Status
-from sandbox.protocol import Job, Setup, encode
 from sandbox.runtime import build_run_objects, define_host_calls
-from sandbox.spec import Limits
+
+# A Job frame body as the supervisor writes one (tests/sandbox/test_childwire.py checks it against
+# sandbox.protocol.Job), decoded by every spare so that the decoder's pages are warm too.
+WARM_JOB = (
+    b'{"kind":"job","module":"AGFzbQEAAAA=","module_name":"warm.wasm","args":["warm"],'
+    b'"env":[["WARM","1"]],"limits":{"fuel":1000000,"memory_mb":1,"timeout_s":1.0}}'
+)
 
 # A module that loops a little and touches its memory: exercises fuel, epoch checks and memory.
 _WAT = """
@@ -43,16 +50,17 @@ def prepare(engine: wasmtime.Engine) -> bytes:
 
 
 def warm_up(engine: wasmtime.Engine, artifact: bytes) -> None:
-    """In a spare child, before its run: exercise the run's code paths without any thread."""
-    gc.disable()  # a short-lived child: collection would only touch (and copy) every page
+    """Exercise a run's code paths without starting any thread.
+
+    The zygote calls it once (wasmtime's and Python's lazily built state is then inherited by
+    every child), and each spare child again (its own copy-on-write faults).
+    """
     module = wasmtime.Module.deserialize(engine, artifact)
-    # The run child speaks sandbox.childwire (the supervisor's models only make the frame).
-    frame = encode(Job(module=artifact[:16], module_name="warm.wasm", limits=Limits()))
-    job = childwire.decode_job(frame[4:])  # past the length header
+    job = childwire.decode_job(WARM_JOB)
     childwire.ready(PlainEnforcement())
     wasi = wasmtime.WasiConfig()
-    wasi.argv = [job.module_name]
-    wasi.env = []
+    wasi.argv = [job.module_name, *job.args]
+    wasi.env = [list(pair) for pair in job.env]
     store = wasmtime.Store(engine)
     store.set_wasi(wasi)
     store.set_fuel(job.limits.fuel)
@@ -71,4 +79,4 @@ def warm_up(engine: wasmtime.Engine, artifact: bytes) -> None:
     childwire.done(childwire.PlainDone(Status.OK, exit_code=0, stdout=stdout))
     build_run_objects(engine)
     # The run's hardening builds a plan from its setup: touch that code too.
-    plan_for(Setup(), ())
+    plan_for(PlainSetup(), ())

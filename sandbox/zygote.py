@@ -8,7 +8,7 @@ network and scopes, seccomp) and says ZygoteReady. From then on it keeps exactly
 ready: it forks it ahead of time (reporting Forked with its pid), waits for it, reports Reaped
 (exit status, peak RSS), and forks the next.
 
-The run child closes the report pipe, pre-touches its pages while it waits
+The run child closes the report pipe, pre-touches its pages if its run is not already waiting
 (:mod:`sandbox.warmup`) and does the run-independent part of its hardening
 (:func:`sandbox.harden.prepare_run`: its own Landlock ruleset holding the runtime's read rules;
 the run seccomp filter was compiled once by the zygote). Then it reads its run's trusted Setup
@@ -18,8 +18,9 @@ run's required layers, and only then reads the untrusted Job (:func:`sandbox.chi
 The zygote itself never reads the run pipe: no untrusted byte ever reaches it, and it takes no
 part in a run's critical path.
 
-A wasmtime store is never created in the zygote: its WASI implementation starts a tokio runtime
-with worker threads, and threads do not survive fork.
+The zygote never makes a WASI call (its warm-up module imports nothing): wasmtime's WASI
+implementation starts a tokio runtime with worker threads on the first one, and threads do not
+survive fork.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import select
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,11 +36,12 @@ from dataclasses import dataclass
 import wasmtime
 
 from host.errors import AirlockError, HardeningError
+from sandbox import childwire
 from sandbox.child import plan_for, serve_job
+from sandbox.childwire import PlainLimits, PlainSetup
 from sandbox.engine import make_engine
+from sandbox.framing import MAX_CONTROL_FRAME, ProtocolError, read_body, write_body
 from sandbox.harden import (
-    HardeningPlan,
-    RlimitPlan,
     RunPreparation,
     harden_base,
     harden_run,
@@ -47,66 +50,61 @@ from sandbox.harden import (
     runtime_read_paths,
     seccomp,
 )
-from sandbox.protocol import (
-    MAX_CONTROL_FRAME,
-    Failed,
-    Forked,
-    ProtocolError,
-    Reaped,
-    Setup,
-    ZygoteReady,
-    read_frame,
-    write_frame,
-)
-from sandbox.spec import MAX_MEMORY_MB, MAX_TIMEOUT_S, Enforcement, Limits
+from sandbox.harden.shapes import PlainEnforcement, PlainPlan, PlainRlimits, missing_layers
+from sandbox.kinds import MAX_MEMORY_MB, MAX_TIMEOUT_S
 from sandbox.warmup import prepare, warm_up
 
-GIB = 1024**3
 
-
-def base_plan(keep_fds: Sequence[int]) -> HardeningPlan:
+def base_plan(keep_fds: Sequence[int]) -> PlainPlan:
     """The zygote's own plan: no filesystem grant yet, rlimits wide enough for any run.
 
     Each child lowers them to its run's limits; a process can lower but never raise them.
     """
-    widest = Limits(memory_mb=MAX_MEMORY_MB, timeout_s=MAX_TIMEOUT_S)
-    rl = plan_for(Setup(limits=widest), ()).rlimits
-    return HardeningPlan(
-        rlimits=RlimitPlan(address_space_bytes=rl.address_space_bytes, cpu_seconds=rl.cpu_seconds),
+    widest = PlainLimits(memory_mb=MAX_MEMORY_MB, timeout_s=MAX_TIMEOUT_S)
+    rl = plan_for(PlainSetup(limits=widest), ()).rlimits
+    return PlainPlan(
+        rlimits=PlainRlimits(
+            address_space_bytes=rl.address_space_bytes, cpu_seconds=rl.cpu_seconds
+        ),
         keep_fds=tuple(keep_fds),
     )
 
 
 def _run_child(
-    fds: argparse.Namespace, engine: wasmtime.Engine, base: Enforcement, prepared: RunPreparation
+    fds: argparse.Namespace,
+    engine: wasmtime.Engine,
+    base: PlainEnforcement,
+    prepared: RunPreparation,
 ) -> int:
     """Body of a spare once the supervisor addresses it: returns its exit code."""
     zygote = os.getppid()
     try:
-        # The supervisor is the only writer of the run pipe, and this trusted Setup is the
-        # first frame of every run; the untrusted Job behind it is read only once hardened.
-        setup = read_frame(fds.run_in, max_bytes=MAX_CONTROL_FRAME)
+        body = read_body(fds.run_in, max_bytes=MAX_CONTROL_FRAME)
     except ProtocolError:
         return 0  # the supervisor closed the sandbox: nothing to run
-    if not isinstance(setup, Setup):
-        write_frame(fds.run_out, Failed(error=f"expected a setup, got {setup.kind}"))
+    try:
+        # The supervisor is the only writer of the run pipe, and this trusted Setup is the
+        # first frame of every run; the untrusted Job behind it is read only once hardened.
+        setup = childwire.decode_setup(body)
+    except ProtocolError as exc:
+        write_body(fds.run_out, childwire.failed(str(exc), hardening=False))
         return 1
     try:
         plan = plan_for(setup, (fds.run_in, fds.run_out))
         enforcement = harden_run(plan, base, expected_parent=zygote, prepared=prepared)
-        missing = enforcement.missing(frozenset(setup.require))
+        missing = missing_layers(enforcement, frozenset(setup.require))
         if missing:  # layers applied once by the zygote, checked against this run's needs
             raise HardeningError(f"the run requires {', '.join(missing)}, not enforced here")
     except HardeningError as exc:
-        write_frame(fds.run_out, Failed(error=str(exc), hardening=True))
+        write_body(fds.run_out, childwire.failed(str(exc), hardening=True))
         return 1
     try:
         serve_job(fds.run_in, fds.run_out, engine, enforcement)
     except AirlockError as exc:
-        write_frame(fds.run_out, Failed(error=str(exc)))
+        write_body(fds.run_out, childwire.failed(str(exc), hardening=False))
         return 1
     except Exception as exc:
-        write_frame(fds.run_out, Failed(error=f"{type(exc).__name__}: {exc}"))
+        write_body(fds.run_out, childwire.failed(f"{type(exc).__name__}: {exc}", hardening=False))
         return 1
     return 0
 
@@ -116,9 +114,15 @@ class _Shared:
     """What the zygote builds once and every run child inherits."""
 
     engine: wasmtime.Engine
-    base: Enforcement
+    base: PlainEnforcement
     warm: bytes  # the warm-up module, serialized
     run_filter: seccomp.Program | None  # the run seccomp filter, compiled (None: no seccomp)
+
+
+def _run_waiting(run_in: int) -> bool:
+    """Whether the supervisor has already written this child's run (without reading it)."""
+    readable, _, _ = select.select([run_in], [], [], 0)
+    return bool(readable)
 
 
 def _fork_spare(fds: argparse.Namespace, shared: _Shared) -> int:
@@ -131,7 +135,11 @@ def _fork_spare(fds: argparse.Namespace, shared: _Shared) -> int:
     try:
         privileges.set_parent_death_signal(zygote)  # fork cleared it: die with the zygote
         os.close(fds.ctl_out)  # the run child never sees the zygote's report channel
-        warm_up(shared.engine, shared.warm)
+        gc.disable()  # a short-lived child: collection would only touch (and copy) every page
+        if not _run_waiting(fds.run_in):
+            # Idle: fault in the run's pages now, off its critical path. When a run is already
+            # waiting (runs back to back), the warm-up would only add its own cost to it.
+            warm_up(shared.engine, shared.warm)
         prepared = prepare_run(shared.run_filter)  # before any byte of the run is read
         code = _run_child(fds, shared.engine, shared.base, prepared)
     finally:
@@ -144,21 +152,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in ("--ctl-out", "--run-in", "--run-out"):
         parser.add_argument(name, type=int, required=True)
     fds = parser.parse_args(argv)
-    base = harden_base(base_plan((fds.ctl_out, fds.run_in, fds.run_out)))
+    base = harden_base(base_plan((fds.ctl_out, fds.run_in, fds.run_out)), PlainEnforcement)
     engine = make_engine()  # creates no thread, so forked children stay single-threaded
     run_filter = seccomp.compile_run_filter() if base.seccomp else None
     runtime_read_paths()  # resolves (and caches) the paths every child's ruleset needs
     shared = _Shared(engine, base, prepare(engine), run_filter)
+    warm_up(engine, shared.warm)  # lazily built state, built once here for every child
     gc.freeze()  # keep the collector from touching (and un-sharing) the zygote's pages in children
-    write_frame(fds.ctl_out, ZygoteReady(enforcement=base, pid=os.getpid()))
+    write_body(fds.ctl_out, childwire.zygote_ready(base, os.getpid()))
     while True:
         # Only one run child exists at a time: the next is forked once the last is reaped, so
         # two children never share the run pipe.
         pid = _fork_spare(fds, shared)
         try:
-            write_frame(fds.ctl_out, Forked(pid=pid))
+            write_body(fds.ctl_out, childwire.forked(pid))
             _, status, usage = os.wait4(pid, 0)
-            write_frame(fds.ctl_out, Reaped(pid=pid, wait_status=status, maxrss_kb=usage.ru_maxrss))
+            write_body(fds.ctl_out, childwire.reaped(pid, status, usage.ru_maxrss))
         except ProtocolError:
             os._exit(0)  # the supervisor closed the sandbox (or went away)
 

@@ -116,6 +116,19 @@ class PlainPlan:
                 raise ValueError(f"grant path {path} must be absolute (resolve it first)")
 
 
+def missing_layers(enforcement: EnforcementFields, require: Set[Layer]) -> list[str]:
+    """The layers of ``require`` that ``enforcement`` does not show, sorted."""
+    held = {
+        "landlock_fs": "fs" in enforcement.landlock_rules,
+        "landlock_net": "net" in enforcement.landlock_rules,
+        "landlock_scope": "scope" in enforcement.landlock_rules,
+        "seccomp": enforcement.seccomp,
+        "no_new_privs": enforcement.no_new_privs,
+        "caps_dropped": enforcement.capabilities_dropped,
+    }
+    return sorted(layer for layer in require if not held[layer])
+
+
 @dataclass
 class PlainEnforcement:
     """:class:`EnforcementFields` without pydantic; sent as the Ready frame's ``enforcement``."""

@@ -1,8 +1,9 @@
-"""The cold child's stdlib codec agrees with the pydantic models, which stay the wire's spec.
+"""The sandbox processes' stdlib codec agrees with the pydantic models, the wire's spec.
 
-Child -> supervisor: every body the child encodes validates against :mod:`sandbox.protocol`.
-Supervisor -> child: every model the supervisor dumps decodes to the same values in the child.
-Also: the cold child never imports pydantic (the point of the codec).
+Child -> supervisor: every body the cold child, the zygote or a run child encodes validates
+against :mod:`sandbox.protocol`. Supervisor -> child: every model the supervisor dumps decodes
+to the same values in the child. Also: neither the cold child nor the zygote ever imports
+pydantic (the point of the codec).
 """
 
 from __future__ import annotations
@@ -23,14 +24,18 @@ from sandbox.protocol import (
     Compiled,
     Done,
     Failed,
+    Forked,
     HostCall,
     HostReply,
     Job,
     Ready,
+    Reaped,
     Setup,
+    ZygoteReady,
     decode,
 )
 from sandbox.spec import Enforcement, Limits, Preopen, Status
+from sandbox.warmup import WARM_JOB
 
 ODD_BYTES = bytes(range(256)) * 3  # every byte value, so both base64 alphabets' extras appear
 LIMITS = Limits(fuel=5, memory_mb=7, timeout_s=1.5, max_output_kb=9, max_host_calls=0)
@@ -55,6 +60,12 @@ def test_child_encodings_validate_against_the_models() -> None:
         (childwire.done(done), Done(**dataclasses.asdict(done))),
         (childwire.done(PlainDone(Status.OK)), Done(status=Status.OK)),
         (childwire.failed("no", hardening=True), Failed(error="no", hardening=True)),
+        (
+            childwire.zygote_ready(enforcement, 41),
+            ZygoteReady(enforcement=Enforcement(**vars(enforcement)), pid=41),
+        ),
+        (childwire.forked(42), Forked(pid=42)),
+        (childwire.reaped(42, 9, 2048), Reaped(pid=42, wait_status=9, maxrss_kb=2048)),
     ]
     for body, expected in cases:
         assert decode(body) == expected
@@ -134,9 +145,23 @@ def test_plain_plan_refuses_relative_grants() -> None:
         PlainPlan(ro_paths=(Path("rel"),))
 
 
-def test_cold_child_never_imports_pydantic() -> None:
+def test_warm_up_job_is_a_job_the_supervisor_could_send() -> None:
+    job = decode(WARM_JOB)
+    assert isinstance(job, Job)
+    plain = childwire.decode_job(WARM_JOB)
+    assert (plain.module, plain.module_name, plain.args, plain.env) == (
+        job.module,
+        job.module_name,
+        job.args,
+        job.env,
+    )
+    assert dataclasses.asdict(plain.limits) == job.limits.model_dump()
+
+
+@pytest.mark.parametrize("module", ["sandbox.child", "sandbox.zygote"])
+def test_sandbox_processes_never_import_pydantic(module: str) -> None:
     probe = (
-        "import sys, sandbox.child; "
+        f"import sys, {module}; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'pydantic_core')))"
     )
     out = subprocess.run(

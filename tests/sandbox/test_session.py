@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from host.errors import BrokerError
-from sandbox.session import _serve, error_reply, missing_layers
+from sandbox.harden.shapes import missing_layers
+from sandbox.session import _serve, error_reply
 from sandbox.spec import Enforcement
 
 
