@@ -35,7 +35,11 @@ def runtime_read_paths() -> tuple[Path, ...]:
     Read-only, never executable; paths that do not exist here are left out. No path is nested in
     another (a nested rule would add nothing).
     """
-    return _outermost([*_shared_paths(), *_resolved([Path(f"/proc/{os.getpid()}")])])
+    # /proc/<pid>, not the /proc/self symlink (a rule binds to what its path resolves to when it
+    # is added). The shared paths are library, code and device paths, never / or /proc, so none
+    # holds it or lies beneath it.
+    own = Path(f"/proc/{os.getpid()}")
+    return (*_shared_paths(), own) if own.is_dir() else _shared_paths()
 
 
 @functools.cache
@@ -49,10 +53,10 @@ def _shared_paths() -> tuple[Path, ...]:
     candidates += _code_roots()
     candidates += [Path(p) for p in ("/usr/lib", "/lib", "/lib64", "/usr/lib64")]
     candidates += [Path("/etc/ld.so.cache"), Path("/dev/null"), Path("/dev/urandom")]
-    return _resolved(candidates)
+    return _outermost(_resolved(candidates))
 
 
-def _resolved(candidates: list[Path]) -> tuple[Path, ...]:
+def _resolved(candidates: list[Path]) -> list[Path]:
     """``candidates`` with symlinks resolved; those that do not exist are left out."""
     resolved: list[Path] = []
     for candidate in candidates:
@@ -60,7 +64,7 @@ def _resolved(candidates: list[Path]) -> tuple[Path, ...]:
             resolved.append(candidate.resolve(strict=True))
         except OSError:
             continue
-    return tuple(resolved)
+    return resolved
 
 
 def _outermost(paths: list[Path]) -> tuple[Path, ...]:
