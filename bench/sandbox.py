@@ -68,12 +68,15 @@ def percentile(samples: list[float], q: float) -> float:
     return ordered[index]
 
 
-def measure(name: str, once: Callable[[], str], scale: float) -> list[float]:
+def measure(name: str, once: Callable[[], str], scale: float, pause_s: float = 0.0) -> list[float]:
+    """Per-invocation wall times in ms; ``pause_s``: idle time before each (not measured)."""
     warmup, runs = RUNS[name]
     for _ in range(warmup):
         once()
     samples = []
     for _ in range(max(5, int(runs * scale))):
+        if pause_s:
+            time.sleep(pause_s)
         start = time.perf_counter()
         out = once()
         samples.append((time.perf_counter() - start) * 1000)
@@ -132,13 +135,8 @@ def main() -> int:
         results["inprocess"] = measure("inprocess", inprocess(wasm), args.runs_scale)
         with supervisor.Sandbox(cache=cache) as box:  # the default pool, as the host uses it
             results["warm"] = measure("warm", lambda: box.run(spec).stdout, args.runs_scale)
-
-            def paced_once() -> str:
-                # As the host sees it between chat turns: the zygotes had time to ready a child.
-                time.sleep(PACE_S)
-                return box.run(spec).stdout
-
-            paced = measure("warm", paced_once, 0.3)
+            # As the host sees it between chat turns: the zygotes had time to ready a child.
+            paced = measure("warm", lambda: box.run(spec).stdout, 0.3, pause_s=PACE_S)
         results["cold"] = measure(
             "cold", lambda: supervisor.run(spec, cache=cache).stdout, args.runs_scale
         )
@@ -167,7 +165,7 @@ def main() -> int:
             f"{mode:<10} {len(results[mode]):>5} {row['p50_ms']:>9.2f} {row['p99_ms']:>9.2f}"
             f" {ratio:>8.1f}"
         )
-    paced_p50 = statistics.median(paced) - PACE_S * 1000
+    paced_p50 = statistics.median(paced)
     print(f"warm with {PACE_S * 1000:.0f} ms between runs (a child ready): p50 {paced_p50:.2f} ms")
     if "bwrap" in rows:
         speedup = rows["bwrap"]["p50_ms"] / rows["warm"]["p50_ms"]

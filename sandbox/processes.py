@@ -128,7 +128,8 @@ class Zygote:
     use the pipe, so two children never share it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, cpu: int | None = None) -> None:
+        """Start a zygote; ``cpu``: the one CPU it and its children run on (None: any)."""
         self._closed = False
         self._pending: tuple[int, int] | None = None  # last run child (pid, pidfd), not reaped
         self.ctl_from, ctl_out = os.pipe()
@@ -137,6 +138,8 @@ class Zygote:
         theirs = (ctl_out, run_in, run_out)
         flags = ("--ctl-out", "--run-in", "--run-out")
         args = [part for flag, fd in zip(flags, theirs, strict=True) for part in (flag, str(fd))]
+        if cpu is not None:
+            args += ["--cpu", str(cpu)]
         try:
             self.proc = spawn("sandbox.zygote", theirs, args)
         finally:

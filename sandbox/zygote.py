@@ -26,6 +26,7 @@ survive fork.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import os
 import select
@@ -151,7 +152,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sandbox.zygote")
     for name in ("--ctl-out", "--run-in", "--run-out"):
         parser.add_argument(name, type=int, required=True)
+    parser.add_argument("--cpu", type=int, help="run this zygote and its children on this CPU")
     fds = parser.parse_args(argv)
+    if fds.cpu is not None:
+        # Placement only, not a security layer: if the CPU is gone (hot-unplugged, or outside
+        # a changed cpuset) the scheduler places the zygote instead.
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(0, {fds.cpu})
     base = harden_base(base_plan((fds.ctl_out, fds.run_in, fds.run_out)), PlainEnforcement)
     engine = make_engine()  # creates no thread, so forked children stay single-threaded
     run_filter = seccomp.compile_run_filter() if base.seccomp else None

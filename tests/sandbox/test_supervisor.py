@@ -15,6 +15,7 @@ import pytest
 from host.errors import ModuleError, SandboxError
 from sandbox import supervisor
 from sandbox.cache import ModuleCache
+from sandbox.processes import Zygote
 from sandbox.spec import Limits, Preopen, RunResult, RunSpec, Status
 from sandbox.supervisor import Sandbox
 from tests.sandbox.support import box, descendants, stray_processes, write_module
@@ -169,6 +170,31 @@ def test_warm_runs_leave_only_the_zygote(box: Sandbox, tmp_path: Path) -> None:
     assert stray_processes() == set()
     (zygote,) = box.pids()
     assert len(descendants(zygote)) <= 1  # at most the spare forked for the next run
+
+
+def test_zygotes_are_pinned_round_robin_to_allowed_cpus(tmp_path: Path) -> None:
+    allowed = sorted(os.sched_getaffinity(0))
+    with Sandbox(zygotes=len(allowed) + 1, use_cache=False) as sandbox:
+        pinned = sorted(sorted(os.sched_getaffinity(pid)) for pid in sandbox.pids())
+        # One zygote per CPU, and the extra one wraps around to the first CPU.
+        assert pinned == sorted([[cpu] for cpu in allowed] + [[allowed[0]]])
+        result = sandbox.run(RunSpec(module=write_module(tmp_path, "hello")))
+        assert result.status is Status.OK
+
+
+def test_pinning_can_be_left_to_the_scheduler() -> None:
+    allowed = os.sched_getaffinity(0)
+    with Sandbox(zygotes=1, use_cache=False, pin_cpus=False) as sandbox:
+        (zygote,) = sandbox.pids()
+        assert os.sched_getaffinity(zygote) == allowed
+
+
+def test_a_zygote_pinned_to_a_missing_cpu_still_starts() -> None:
+    zygote = Zygote(cpu=4095)  # no such CPU here: placement falls back to the scheduler
+    try:
+        assert os.sched_getaffinity(zygote.proc.pid) == os.sched_getaffinity(0)
+    finally:
+        zygote.close()
 
 
 def test_closed_sandbox_refuses(tmp_path: Path) -> None:
