@@ -1,7 +1,8 @@
 """Per-invocation cost of running one Wasm module, four ways, on the same module.
 
 - ``inprocess``: wasmtime called in this process, no OS sandbox (the floor): a fresh store,
-  WASI context, instance and call per invocation, the module compiled once.
+  WASI context, instance and call per invocation, the module compiled and the linker built once
+  (as the warm path's zygote builds them once for all its children).
 - ``warm``: :class:`sandbox.supervisor.Sandbox`, a forked, hardened child per run.
 - ``cold``: :func:`sandbox.supervisor.run`, a fresh hardened ``python -m sandbox.child``.
 - ``bwrap``: what a deployer would otherwise build: Debian's bubblewrap (all namespaces
@@ -37,7 +38,7 @@ from sandbox import supervisor  # noqa: E402
 from sandbox.cache import ModuleCache  # noqa: E402
 from sandbox.engine import make_engine  # noqa: E402
 from sandbox.protocol import Job  # noqa: E402
-from sandbox.runtime import compile_module, execute  # noqa: E402
+from sandbox.runtime import RunLinker, compile_module, execute  # noqa: E402
 from sandbox.spec import RunSpec  # noqa: E402
 
 MODULE = REPO / "tests" / "sandbox" / "modules" / "hello.wat"
@@ -89,9 +90,11 @@ def inprocess(wasm: Path) -> Callable[[], str]:
     engine = make_engine()
     job = Job(module=wasm.read_bytes(), module_name=wasm.name)
     module = compile_module(engine, job).module
+    linker = RunLinker(engine)  # built once, as the zygote does for its children
 
     def once() -> str:
-        return execute(engine, module, job, None, stdin_fd_ok=False).stdout.decode()
+        done = execute(engine, module, job, None, stdin_fd_ok=False, linker=linker)
+        return done.stdout.decode()
 
     return once
 

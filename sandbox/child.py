@@ -33,7 +33,7 @@ from sandbox.framing import MAX_CONTROL_FRAME, read_body, write_body
 from sandbox.harden.apply import harden_process
 from sandbox.harden.shapes import EnforcementFields, PlainEnforcement, PlainPlan, PlainRlimits
 from sandbox.kinds import Status
-from sandbox.runtime import MAX_HOST_REPLY, compile_module, execute
+from sandbox.runtime import MAX_HOST_REPLY, RunLinker, compile_module, execute
 
 MIB = 1024 * 1024
 # Address space the Python interpreter, wasmtime's runtime and its worker threads map before a
@@ -64,9 +64,16 @@ def plan_for(setup: SetupFields, keep_fds: Sequence[int]) -> PlainPlan:
 
 
 def serve_job(
-    fd_in: int, fd_out: int, engine: wasmtime.Engine, enforcement: EnforcementFields
+    fd_in: int,
+    fd_out: int,
+    engine: wasmtime.Engine,
+    enforcement: EnforcementFields,
+    linker: RunLinker | None = None,
 ) -> None:
-    """Say Ready, read the job, run it, send Done. Call only in a hardened process."""
+    """Say Ready, read the job, run it, send Done. Call only in a hardened process.
+
+    ``linker``: built ahead for ``engine`` (the warm path's zygote makes one for every child).
+    """
     write_body(fd_out, childwire.ready(enforcement))
     job = childwire.decode_job(read_body(fd_in, max_bytes=MAX_JOB_FRAME))
     try:
@@ -84,7 +91,9 @@ def serve_job(
         write_body(fd_out, childwire.host_call(request))
         return childwire.decode_host_reply(read_body(fd_in, max_bytes=2 * MAX_HOST_REPLY))
 
-    done = execute(engine, compiled.module, job, transport if job.host_calls else None)
+    done = execute(
+        engine, compiled.module, job, transport if job.host_calls else None, linker=linker
+    )
     write_body(fd_out, childwire.done(done))
 
 

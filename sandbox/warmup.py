@@ -23,7 +23,7 @@ from sandbox.child import plan_for
 from sandbox.childwire import PlainSetup
 from sandbox.harden.shapes import PlainEnforcement
 from sandbox.kinds import Status
-from sandbox.runtime import build_run_objects, define_host_calls
+from sandbox.runtime import RunLinker, build_run_objects
 
 # A Job frame body as the supervisor writes one (tests/sandbox/test_childwire.py checks it against
 # sandbox.protocol.Job), decoded by every spare so that the decoder's pages are warm too.
@@ -49,7 +49,7 @@ def prepare(engine: wasmtime.Engine) -> bytes:
     return bytes(wasmtime.Module(engine, _WAT).serialize())
 
 
-def warm_up(engine: wasmtime.Engine, artifact: bytes) -> None:
+def warm_up(engine: wasmtime.Engine, artifact: bytes, linker: RunLinker) -> None:
     """Exercise a run's code paths without starting any thread.
 
     The zygote calls it once (wasmtime's and Python's lazily built state is then inherited by
@@ -66,10 +66,8 @@ def warm_up(engine: wasmtime.Engine, artifact: bytes) -> None:
     store.set_fuel(job.limits.fuel)
     store.set_epoch_deadline(1000)
     store.set_limits(memory_size=1 << 20, table_elements=1000, instances=4, tables=4, memories=2)
-    linker = wasmtime.Linker(engine)
-    linker.define_wasi()
-    define_host_calls(linker)
-    instance = linker.instantiate(store, module)
+    linker.bind(None, 0)
+    instance = linker.linker.instantiate(store, module)
     start = instance.exports(store)["_start"]
     assert isinstance(start, wasmtime.Func)
     start(store)

@@ -53,6 +53,7 @@ from sandbox.harden import (
 )
 from sandbox.harden.shapes import PlainEnforcement, PlainPlan, PlainRlimits, missing_layers
 from sandbox.kinds import MAX_MEMORY_MB, MAX_TIMEOUT_S
+from sandbox.runtime import RunLinker
 from sandbox.warmup import prepare, warm_up
 
 
@@ -71,12 +72,18 @@ def base_plan(keep_fds: Sequence[int]) -> PlainPlan:
     )
 
 
-def _run_child(
-    fds: argparse.Namespace,
-    engine: wasmtime.Engine,
-    base: PlainEnforcement,
-    prepared: RunPreparation,
-) -> int:
+@dataclass(frozen=True)
+class _Shared:
+    """What the zygote builds once and every run child inherits."""
+
+    engine: wasmtime.Engine
+    base: PlainEnforcement
+    warm: bytes  # the warm-up module, serialized
+    linker: RunLinker  # WASI and the host-call imports, defined once for every run
+    run_filter: seccomp.Program | None  # the run seccomp filter, compiled (None: no seccomp)
+
+
+def _run_child(fds: argparse.Namespace, shared: _Shared, prepared: RunPreparation) -> int:
     """Body of a spare once the supervisor addresses it: returns its exit code."""
     zygote = os.getppid()
     try:
@@ -92,7 +99,7 @@ def _run_child(
         return 1
     try:
         plan = plan_for(setup, (fds.run_in, fds.run_out))
-        enforcement = harden_run(plan, base, expected_parent=zygote, prepared=prepared)
+        enforcement = harden_run(plan, shared.base, expected_parent=zygote, prepared=prepared)
         missing = missing_layers(enforcement, frozenset(setup.require))
         if missing:  # layers applied once by the zygote, checked against this run's needs
             raise HardeningError(f"the run requires {', '.join(missing)}, not enforced here")
@@ -100,7 +107,7 @@ def _run_child(
         write_body(fds.run_out, childwire.failed(str(exc), hardening=True))
         return 1
     try:
-        serve_job(fds.run_in, fds.run_out, engine, enforcement)
+        serve_job(fds.run_in, fds.run_out, shared.engine, enforcement, shared.linker)
     except AirlockError as exc:
         write_body(fds.run_out, childwire.failed(str(exc), hardening=False))
         return 1
@@ -108,16 +115,6 @@ def _run_child(
         write_body(fds.run_out, childwire.failed(f"{type(exc).__name__}: {exc}", hardening=False))
         return 1
     return 0
-
-
-@dataclass(frozen=True)
-class _Shared:
-    """What the zygote builds once and every run child inherits."""
-
-    engine: wasmtime.Engine
-    base: PlainEnforcement
-    warm: bytes  # the warm-up module, serialized
-    run_filter: seccomp.Program | None  # the run seccomp filter, compiled (None: no seccomp)
 
 
 def _run_waiting(run_in: int) -> bool:
@@ -140,9 +137,9 @@ def _fork_spare(fds: argparse.Namespace, shared: _Shared) -> int:
         if not _run_waiting(fds.run_in):
             # Idle: fault in the run's pages now, off its critical path. When a run is already
             # waiting (runs back to back), the warm-up would only add its own cost to it.
-            warm_up(shared.engine, shared.warm)
+            warm_up(shared.engine, shared.warm, shared.linker)
         prepared = prepare_run(shared.run_filter)  # before any byte of the run is read
-        code = _run_child(fds, shared.engine, shared.base, prepared)
+        code = _run_child(fds, shared, prepared)
     finally:
         os._exit(code)
 
@@ -163,8 +160,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     engine = make_engine()  # creates no thread, so forked children stay single-threaded
     run_filter = seccomp.compile_run_filter() if base.seccomp else None
     runtime_read_paths()  # resolves (and caches) the paths every child's ruleset needs
-    shared = _Shared(engine, base, prepare(engine), run_filter)
-    warm_up(engine, shared.warm)  # lazily built state, built once here for every child
+    shared = _Shared(engine, base, prepare(engine), RunLinker(engine), run_filter)
+    # Lazily built state (wasmtime's, Python's caches), built once here for every child.
+    warm_up(engine, shared.warm, shared.linker)
     gc.freeze()  # keep the collector from touching (and un-sharing) the zygote's pages in children
     write_body(fds.ctl_out, childwire.zygote_ready(base, os.getpid()))
     while True:
