@@ -31,6 +31,7 @@ from sandbox.childwire import SetupFields
 from sandbox.engine import make_engine
 from sandbox.framing import MAX_CONTROL_FRAME, read_body, write_body
 from sandbox.harden.apply import harden_process
+from sandbox.harden.seccomp import FilterSet
 from sandbox.harden.shapes import EnforcementFields, PlainEnforcement, PlainPlan, PlainRlimits
 from sandbox.kinds import Status
 from sandbox.runtime import MAX_HOST_REPLY, RunLinker, compile_module, execute
@@ -102,13 +103,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sandbox.child")
     parser.add_argument("--in", dest="fd_in", type=int, required=True)
     parser.add_argument("--out", dest="fd_out", type=int, required=True)
+    parser.add_argument("--filters", type=int, required=True, help="the seccomp programs' memfd")
     args = parser.parse_args(argv)
     code = 0
     try:
         setup = childwire.decode_setup(read_body(args.fd_in, max_bytes=MAX_CONTROL_FRAME))
         try:
+            filters = FilterSet.read_from(args.filters)
             plan = plan_for(setup, (args.fd_in, args.fd_out))
-            enforcement = harden_process(plan, PlainEnforcement)
+            enforcement = harden_process(plan, PlainEnforcement, filters=filters)
         except HardeningError as exc:
             write_body(args.fd_out, childwire.failed(str(exc), hardening=True))
             os._exit(1)

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import sandbox
+from sandbox.harden.seccomp_build import handoff_fd
 from sandbox.protocol import (
     MAX_CONTROL_FRAME,
     Forked,
@@ -67,17 +68,26 @@ def child_env() -> dict[str, str]:
 
 
 def spawn(module: str, fds: Sequence[int], args: Sequence[str]) -> subprocess.Popen[bytes]:
-    """Start ``python -S -m module args`` with only ``fds`` inherited (see :func:`child_env`)."""
-    return subprocess.Popen(
-        [sys.executable, "-S", "-m", module, *args],
-        pass_fds=tuple(fds),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        env=child_env(),
-        cwd="/",
-        start_new_session=True,
-        close_fds=True,
-    )
+    """Start ``python -S -m module args --filters FD`` with only ``fds`` and the filters inherited.
+
+    ``--filters`` names a sealed memfd holding the seccomp programs, compiled here once
+    (:func:`sandbox.harden.seccomp_build.handoff_fd`): sandbox processes never import pyseccomp.
+    The environment is :func:`child_env`.
+    """
+    filters = handoff_fd()
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-S", "-m", module, *args, "--filters", str(filters)],
+            pass_fds=(*fds, filters),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            env=child_env(),
+            cwd="/",
+            start_new_session=True,
+            close_fds=True,
+        )
+    finally:
+        os.close(filters)
 
 
 def stop(proc: subprocess.Popen[bytes]) -> int:

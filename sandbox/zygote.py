@@ -150,15 +150,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in ("--ctl-out", "--run-in", "--run-out"):
         parser.add_argument(name, type=int, required=True)
     parser.add_argument("--cpu", type=int, help="run this zygote and its children on this CPU")
+    parser.add_argument("--filters", type=int, required=True, help="the seccomp programs' memfd")
     fds = parser.parse_args(argv)
     if fds.cpu is not None:
         # Placement only, not a security layer: if the CPU is gone (hot-unplugged, or outside
         # a changed cpuset) the scheduler places the zygote instead.
         with contextlib.suppress(OSError):
             os.sched_setaffinity(0, {fds.cpu})
-    base = harden_base(base_plan((fds.ctl_out, fds.run_in, fds.run_out)), PlainEnforcement)
+    filters = seccomp.FilterSet.read_from(fds.filters)
+    plan = base_plan((fds.ctl_out, fds.run_in, fds.run_out))
+    base = harden_base(plan, PlainEnforcement, base_filter=filters.base)
     engine = make_engine()  # creates no thread, so forked children stay single-threaded
-    run_filter = seccomp.compile_run_filter() if base.seccomp else None
+    run_filter = filters.run if base.seccomp else None
     runtime_read_paths()  # resolves (and caches) the paths every child's ruleset needs
     shared = _Shared(engine, base, prepare(engine), RunLinker(engine), run_filter)
     # Lazily built state (wasmtime's, Python's caches), built once here for every child.

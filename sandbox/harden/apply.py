@@ -123,10 +123,17 @@ def _check_grants(plan: PlanFields) -> None:
 
 
 @overload
-def harden_base(plan: PlanFields) -> Enforcement: ...
+def harden_base(plan: PlanFields, *, base_filter: seccomp.Program | None = None) -> Enforcement: ...
 @overload
-def harden_base(plan: PlanFields, new: Callable[[], E]) -> E: ...
-def harden_base(plan: PlanFields, new: Callable[[], EnforcementFields] | None = None) -> object:
+def harden_base(
+    plan: PlanFields, new: Callable[[], E], *, base_filter: seccomp.Program | None = None
+) -> E: ...
+def harden_base(
+    plan: PlanFields,
+    new: Callable[[], EnforcementFields] | None = None,
+    *,
+    base_filter: seccomp.Program | None = None,
+) -> object:
     """Every layer but the filesystem one, before any untrusted byte and any thread.
 
     In order: close inherited descriptors (all but 0-2 and ``plan.keep_fds``: a leaked descriptor
@@ -139,7 +146,8 @@ def harden_base(plan: PlanFields, new: Callable[[], EnforcementFields] | None = 
     Fork stays allowed: the zygote forks; :func:`harden_run` forbids it in the run child.
 
     Returns a :class:`sandbox.spec.Enforcement`, or what ``new()`` makes (the cold child's
-    :class:`sandbox.harden.shapes.PlainEnforcement`).
+    :class:`sandbox.harden.shapes.PlainEnforcement`). ``base_filter``: the base seccomp program
+    compiled by the supervisor (None: compile it here, which imports pyseccomp).
     """
     make = new or _pydantic_enforcement
     _single_threaded()
@@ -171,7 +179,9 @@ def harden_base(plan: PlanFields, new: Callable[[], EnforcementFields] | None = 
     elif not enforcement.no_new_privs:
         _degrade(plan, enforcement, "seccomp", "a filter needs no_new_privs", _NEEDS_NNP)
     else:
-        enforcement.seccomp_denied = seccomp.install_base_filter()
+        enforcement.seccomp_denied = (
+            seccomp.load_program(base_filter) if base_filter else seccomp.install_base_filter()
+        )
         enforcement.seccomp = True
     return enforcement
 
@@ -235,8 +245,8 @@ def prepare_run(run_filter: seccomp.Program | None = None) -> RunPreparation:
 
     Call it in the process that will run (a ruleset created in a zygote would be shared by all
     its children, so grant rules added by one run would leak into the next), single-threaded,
-    before reading anything from the supervisor. ``run_filter``: the program from
-    :func:`sandbox.harden.seccomp.compile_run_filter`, compiled once by the zygote.
+    before reading anything from the supervisor. ``run_filter``: the run seccomp program the
+    supervisor compiled (:class:`sandbox.harden.seccomp.FilterSet`), None to compile it here.
     """
     abi = landlock.abi_version()
     prepared = RunPreparation(
@@ -347,12 +357,27 @@ def harden_run(
 
 
 @overload
-def harden_process(plan: PlanFields) -> Enforcement: ...
+def harden_process(
+    plan: PlanFields, *, filters: seccomp.FilterSet | None = None
+) -> Enforcement: ...
 @overload
-def harden_process(plan: PlanFields, new: Callable[[], E]) -> E: ...
-def harden_process(plan: PlanFields, new: Callable[[], EnforcementFields] | None = None) -> object:
+def harden_process(
+    plan: PlanFields, new: Callable[[], E], *, filters: seccomp.FilterSet | None = None
+) -> E: ...
+def harden_process(
+    plan: PlanFields,
+    new: Callable[[], EnforcementFields] | None = None,
+    *,
+    filters: seccomp.FilterSet | None = None,
+) -> object:
     """The cold path: :func:`harden_base` then :func:`harden_run` in the same process.
 
-    Returns a :class:`sandbox.spec.Enforcement`, or what ``new()`` makes.
+    Returns a :class:`sandbox.spec.Enforcement`, or what ``new()`` makes. ``filters``: the
+    seccomp programs compiled by the supervisor (None: compile them here, importing pyseccomp).
     """
-    return harden_run(plan, harden_base(plan, new or _pydantic_enforcement))
+    base = harden_base(
+        plan, new or _pydantic_enforcement, base_filter=filters.base if filters else None
+    )
+    if filters is None:
+        return harden_run(plan, base)
+    return harden_run(plan, base, prepared=prepare_run(filters.run))

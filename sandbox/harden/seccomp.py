@@ -18,21 +18,22 @@ glibc or wasmtime release, and Landlock already confines what the allowed calls 
 Filters stack (the kernel runs all and the strictest answer wins), need no_new_privs, and are
 synchronised to every thread (TSYNC). Calls from a foreign ABI (int 0x80, x32) kill the process.
 
-The run filter is loaded once per run, so it is compiled apart from loading:
-:func:`compile_run_filter` has libseccomp generate the BPF program (about 0.5 ms, done once in
-the zygote), and :func:`load_program` hands those same bytes to seccomp(2) in each run child.
-The cold path goes through the same two functions, so both paths load an identical program.
+Compiling and loading are apart. libseccomp (through pyseccomp) generates the BPF programs in
+the supervisor (:mod:`sandbox.harden.seccomp_build`, once per process), which hands them to each
+sandbox process in a sealed memfd (:class:`FilterSet`); the sandbox process only loads them, with
+one seccomp(2) call each (:func:`load_program`). So neither a cold child nor a zygote imports
+pyseccomp: about 16 ms of a cold start (it loads ctypes.util, subprocess and tempfile, and runs
+ldconfig to find libseccomp) and a tenth of the memory every warm run child copies on write.
+The lists of what each filter refuses stay here, next to what loads them.
 """
 
 from __future__ import annotations
 
+import base64
 import ctypes
-import errno
-import functools
+import json
 import os
 from dataclasses import dataclass
-
-import pyseccomp as sc
 
 from host.errors import HardeningError
 from sandbox.harden._libc import syscall
@@ -143,44 +144,6 @@ def available() -> bool:
     return "errno" in kernel_actions()
 
 
-def _new_filter() -> sc.SyscallFilter:
-    flt = sc.SyscallFilter(sc.ALLOW)
-    flt.set_attr(sc.Attr.ACT_BADARCH, sc.KILL_PROCESS)
-    flt.set_attr(sc.Attr.CTL_TSYNC, 1)
-    return flt
-
-
-def _deny(flt: sc.SyscallFilter, names: tuple[str, ...], err: int) -> list[str]:
-    added = []
-    for name in names:
-        try:
-            flt.add_rule(sc.ERRNO(err), name)
-        except (OSError, ValueError):
-            continue  # not a system call on this architecture (or this libseccomp)
-        added.append(name)
-    return added
-
-
-def install_base_filter() -> list[str]:
-    """Load the base filter; returns what it refuses, as reported in Enforcement.seccomp_denied."""
-    flt = _new_filter()
-    denied = _deny(flt, BASE_DENIED, errno.EPERM)
-    denied += [f"{name} (ENOSYS)" for name in _deny(flt, ("clone3",), errno.ENOSYS)]
-    for flag in CLONE_NAMESPACE_FLAGS:
-        flt.add_rule(sc.ERRNO(errno.EPERM), "clone", sc.Arg(0, sc.MASKED_EQ, flag, flag))
-    denied.append("clone with a namespace flag")
-    for name, pid_arg in OTHER_PROCESS_CALLS:
-        flt.add_rule(sc.ERRNO(errno.EPERM), name, sc.Arg(pid_arg, sc.NE, 0))
-        denied.append(f"{name} on another process")
-    for name, which_process in ONLY_WHICH_PROCESS:
-        flt.add_rule(sc.ERRNO(errno.EPERM), name, sc.Arg(0, sc.NE, which_process))
-    for name, request in TTY_IOCTLS_DENIED:
-        flt.add_rule(sc.ERRNO(errno.EPERM), "ioctl", sc.Arg(1, sc.MASKED_EQ, 0xFFFFFFFF, request))
-        denied.append(f"ioctl {name}")
-    flt.load()
-    return denied
-
-
 SECCOMP_SET_MODE_FILTER = 1
 SECCOMP_FILTER_FLAG_TSYNC = 1
 # struct sock_filter: u16 code, u8 jt, u8 jf, u32 k.
@@ -195,67 +158,105 @@ class _SockFprog(ctypes.Structure):
 
 @dataclass(frozen=True)
 class Program:
-    """A compiled filter: classic BPF for the native architecture, and what it refuses."""
+    """A compiled filter: classic BPF for the native architecture, and what it refuses.
+
+    ``syscall`` is the number of seccomp(2) on this architecture (resolved where the program was
+    compiled, by libseccomp), so loading needs nothing but the bytes.
+    """
 
     bpf: bytes
     denied: tuple[str, ...]
+    syscall: int
+
+    def __post_init__(self) -> None:
+        count, rest = divmod(len(self.bpf), BPF_INSTRUCTION_BYTES)
+        if rest or not 0 < count <= MAX_PROGRAM_INSTRUCTIONS:
+            raise HardeningError(f"a malformed seccomp filter ({len(self.bpf)} bytes of BPF)")
+        if self.syscall <= 0:
+            raise HardeningError(f"seccomp(2) cannot be number {self.syscall}")
 
 
-def compile_run_filter() -> Program:
-    """The run filter, compiled by libseccomp but not loaded (see :func:`load_program`)."""
-    flt, denied = _run_filter()
-    # libseccomp writes the program to a descriptor; a memfd keeps it off the filesystem.
-    _seccomp_syscall()  # resolved here too, so a zygote's children inherit the answer
-    fd = os.memfd_create("airlock-run-filter", os.MFD_CLOEXEC)
-    with os.fdopen(fd, "w+b") as out:
-        flt.export_bpf(out)
-        out.seek(0)
-        bpf = out.read()
-    count, rest = divmod(len(bpf), BPF_INSTRUCTION_BYTES)
-    if rest or not 0 < count <= MAX_PROGRAM_INSTRUCTIONS:
-        raise HardeningError(f"libseccomp exported a malformed filter ({len(bpf)} bytes)")
-    return Program(bpf=bpf, denied=tuple(denied))
+@dataclass(frozen=True)
+class FilterSet:
+    """Both filters, as the supervisor hands them to a sandbox process."""
+
+    base: Program
+    run: Program
+
+    # A handful of rules compile to a few hundred bytes; this bounds what a reader accepts.
+    MAX_BYTES = 256 * 1024
+
+    def to_bytes(self) -> bytes:
+        """The wire form: JSON, the BPF in base64."""
+        return json.dumps({name: _program_fields(p) for name, p in vars(self).items()}).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> FilterSet:
+        """Parse :meth:`to_bytes`; :class:`HardeningError` for anything else."""
+        try:
+            fields = json.loads(data)
+            return cls(base=_program(fields["base"]), run=_program(fields["run"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise HardeningError(f"the seccomp filters handed over are malformed ({exc})") from None
+
+    @classmethod
+    def read_from(cls, fd: int) -> FilterSet:
+        """Read a set from the start of ``fd`` (the supervisor's memfd) and close ``fd``."""
+        try:
+            data = os.pread(fd, cls.MAX_BYTES + 1, 0)
+        finally:
+            os.close(fd)
+        if len(data) > cls.MAX_BYTES:
+            raise HardeningError(f"the seccomp filters handed over exceed {cls.MAX_BYTES} bytes")
+        return cls.from_bytes(data)
+
+
+def _program_fields(program: Program) -> dict[str, object]:
+    return {
+        "bpf": base64.b64encode(program.bpf).decode("ascii"),
+        "denied": list(program.denied),
+        "syscall": program.syscall,
+    }
+
+
+def _program(fields: dict[str, object]) -> Program:
+    bpf, denied, number = fields["bpf"], fields["denied"], fields["syscall"]
+    if not (isinstance(bpf, str) and isinstance(denied, list) and type(number) is int):
+        raise TypeError("bpf, denied or syscall has the wrong type")
+    if not all(isinstance(name, str) for name in denied):
+        raise TypeError("denied holds a non-string")
+    return Program(base64.b64decode(bpf, validate=True), tuple(denied), number)
 
 
 def load_program(program: Program) -> list[str]:
     """Load ``program`` into this process, synchronised to every thread; returns its report.
 
     Does what libseccomp's own load does for our filters (no_new_privs is already set by
-    harden_base), minus recompiling the program: ``seccomp(SET_MODE_FILTER, TSYNC, prog)``.
+    harden_base), minus compiling: ``seccomp(SET_MODE_FILTER, TSYNC, prog)``.
     """
-    number = _seccomp_syscall()
     buffer = ctypes.create_string_buffer(program.bpf, len(program.bpf))
     fprog = _SockFprog(len(program.bpf) // BPF_INSTRUCTION_BYTES, ctypes.addressof(buffer))
     flags = SECCOMP_FILTER_FLAG_TSYNC
-    failed_thread = syscall(number, SECCOMP_SET_MODE_FILTER, flags, ctypes.byref(fprog))
+    failed_thread = syscall(program.syscall, SECCOMP_SET_MODE_FILTER, flags, ctypes.byref(fprog))
     if failed_thread:  # with TSYNC, a positive result names a thread that could not follow
         raise HardeningError(f"seccomp could not synchronise thread {failed_thread}")
     return list(program.denied)
 
 
-@functools.cache
-def _seccomp_syscall() -> int:
-    number = sc.resolve_syscall(sc.Arch.NATIVE, "seccomp")
-    if not isinstance(number, int) or number < 0:
-        raise HardeningError("seccomp(2) has no number on this architecture")
-    return number
+def compile_run_filter() -> Program:
+    """The run filter, compiled here (imports pyseccomp: not for sandbox processes)."""
+    from sandbox.harden import seccomp_build
+
+    return seccomp_build.filters().run
+
+
+def install_base_filter() -> list[str]:
+    """Compile (imports pyseccomp) and load the base filter; returns what it refuses."""
+    from sandbox.harden import seccomp_build
+
+    return load_program(seccomp_build.filters().base)
 
 
 def install_run_filter() -> list[str]:
-    """Compile and load the run filter on top of the base one; returns what it adds."""
+    """Compile (imports pyseccomp) and load the run filter on top of the base one."""
     return load_program(compile_run_filter())
-
-
-def _run_filter() -> tuple[sc.SyscallFilter, list[str]]:
-    flt = _new_filter()
-    denied = _deny(flt, RUN_DENIED, errno.EPERM)
-    flt.add_rule(sc.ERRNO(errno.EPERM), "clone", sc.Arg(0, sc.MASKED_EQ, CLONE_THREAD, 0))
-    denied.append("clone without CLONE_THREAD")
-    for option, name in (
-        (PR_SET_PDEATHSIG, "PR_SET_PDEATHSIG"),
-        (PR_SET_DUMPABLE, "PR_SET_DUMPABLE"),
-    ):
-        # prctl's option is an int: the kernel ignores the upper 32 bits, so must the filter
-        flt.add_rule(sc.ERRNO(errno.EPERM), "prctl", sc.Arg(0, sc.MASKED_EQ, 0xFFFFFFFF, option))
-        denied.append(f"prctl {name}")
-    return flt, denied

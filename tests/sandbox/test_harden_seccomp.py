@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import socket
 from pathlib import Path
 
 import pytest
 
-from sandbox.harden import landlock, seccomp
+from host.errors import HardeningError
+from sandbox.harden import landlock, seccomp, seccomp_build
 from tests.security.child_payload import run_snippet
 
 pytestmark = [
@@ -147,13 +149,13 @@ needs_x86_64 = pytest.mark.skipif(
 
 @needs_x86_64
 def test_run_filter_compiled_ahead_behaves_as_libseccomp_loads_it() -> None:
-    # The warm path compiles the run filter once (in the zygote) and loads the bytes raw in each
-    # child. The same rules loaded by libseccomp itself must give the same answer to each probe.
+    # The supervisor compiles the run filter once and every run child loads the bytes raw. The
+    # same rules loaded by libseccomp itself must give the same answer to each probe.
     by_libseccomp = run_snippet(
         """
-from sandbox.harden import privileges, seccomp
+from sandbox.harden import privileges, seccomp_build
 privileges.set_no_new_privs()
-flt, _ = seccomp._run_filter()
+flt, _ = seccomp_build._run_filter()
 flt.load()
 """
         + _RUN_FILTER_PROBES
@@ -185,3 +187,53 @@ def test_compiled_run_filter_reports_what_it_refuses() -> None:
         "prctl PR_SET_PDEATHSIG",
         "prctl PR_SET_DUMPABLE",
     )
+
+
+def test_filters_travel_through_a_sealed_memfd_unchanged() -> None:
+    fd = seccomp_build.handoff_fd()
+    try:
+        with pytest.raises(PermissionError):  # F_SEAL_WRITE: no holder can change the bytes
+            os.pwrite(fd, b"x", 0)
+        copy = os.dup(fd)
+    finally:
+        os.close(fd)
+    received = seccomp.FilterSet.read_from(copy)
+    assert received == seccomp_build.filters()
+    assert received.base.denied[: len(seccomp.BASE_DENIED)] == seccomp.BASE_DENIED
+    with pytest.raises(OSError, match="Bad file descriptor"):  # read_from closed it
+        os.fstat(copy)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"not json", "the seccomp filters handed over are malformed"),
+        (b'{"base": {}}', "the seccomp filters handed over are malformed ('bpf')"),
+        (
+            b'{"base": {"bpf": "AAAA", "denied": [], "syscall": 317},'
+            b' "run": {"bpf": "AAAA", "denied": [], "syscall": 317}}',
+            "a malformed seccomp filter (3 bytes of BPF)",
+        ),
+        (
+            b'{"base": {"bpf": "AAAAAAAAAAA=", "denied": [1], "syscall": 317},'
+            b' "run": {"bpf": "AAAAAAAAAAA=", "denied": [], "syscall": 317}}',
+            "denied holds a non-string",
+        ),
+        (
+            b'{"base": {"bpf": "AAAAAAAAAAA=", "denied": [], "syscall": true},'
+            b' "run": {"bpf": "AAAAAAAAAAA=", "denied": [], "syscall": 317}}',
+            "bpf, denied or syscall has the wrong type",
+        ),
+    ],
+)
+def test_malformed_filters_are_refused(data: bytes, message: str) -> None:
+    with pytest.raises(HardeningError) as caught:
+        seccomp.FilterSet.from_bytes(data)
+    assert message in str(caught.value)
+
+
+def test_oversized_filters_are_refused_unparsed() -> None:
+    fd = os.memfd_create("big")
+    os.write(fd, b" " * (seccomp.FilterSet.MAX_BYTES + 1))
+    with pytest.raises(HardeningError, match="exceed 262144 bytes"):
+        seccomp.FilterSet.read_from(fd)
