@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from host.errors import AirlockError
@@ -93,21 +94,23 @@ def _serve(handler: HostCallHandler | None, request: bytes) -> bytes:
 def drive(
     channel: Channel,
     setup: Setup,
-    job: Job,
+    make_job: Callable[[], Job],
     *,
     handler: HostCallHandler | None,
     cache: ModuleCache | None,
     module_sha256: str,
 ) -> Outcome:
-    """Run ``job`` over ``channel`` and return how it ended; never raises for child behaviour.
+    """Run the job ``make_job`` builds over ``channel``; never raises for child behaviour.
 
-    The trusted ``setup`` and the job are written back to back (one round trip less): the child
-    reads the setup, hardens itself, says Ready, and only then reads the job out of the pipe.
+    The trusted ``setup`` goes first, and the job is built and written while the child hardens
+    itself (no round trip in between): the child reads the setup, hardens, says Ready, and only
+    then reads the job out of the pipe.
     """
-    deadline = time.monotonic() + READY_TIMEOUT_S + job.limits.timeout_s + KILL_GRACE_S
+    deadline = time.monotonic() + READY_TIMEOUT_S + setup.limits.timeout_s + KILL_GRACE_S
     enforcement = Enforcement()
     try:
         write_frame(channel.to_child, setup, deadline=deadline)
+        job = make_job()
         write_frame(channel.to_child, job, deadline=deadline)
     except ProtocolError as exc:
         # A child that refused to harden exits without reading the job: say why if it told us.

@@ -122,7 +122,7 @@ class _Prepared:
         return drive(
             channel,
             self.setup,
-            self.job(cache),
+            lambda: self.job(cache),  # read from the cache while the child hardens
             handler=self.handler,
             cache=cache,
             module_sha256=self.sha256,

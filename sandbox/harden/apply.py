@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, TypeVar, overload
 from host.errors import HardeningError
 from sandbox.harden import landlock, privileges, seccomp
 from sandbox.harden.descriptors import close_inherited
-from sandbox.harden.rlimits import apply_rlimits
+from sandbox.harden.rlimits import apply_rlimits, current_rlimits
 from sandbox.harden.runtime_paths import runtime_read_paths
 from sandbox.harden.shapes import EnforcementFields, PlanFields
 from sandbox.kinds import Layer
@@ -224,15 +224,16 @@ class RunPreparation:
 
     ``fs_ruleset``: this process's own filesystem ruleset, already holding the runtime's read
     rules (:func:`runtime_read_paths`, whose ``/proc/<pid>`` rule names this process), or None
-    when Landlock is unavailable. ``run_filter``: the compiled run seccomp filter, or None to
-    compile it at run time. Use it once; :func:`harden_run` refuses one made in another process.
+    when Landlock is unavailable. ``run_loader``: the run seccomp filter ready to load, or None
+    to compile it at run time. Use it once; :func:`harden_run` refuses one made in another
+    process.
     """
 
     pid: int
     abi: int
     can_filter: bool
     fs_ruleset: landlock.Ruleset | None = None
-    run_filter: seccomp.Program | None = field(default=None, repr=False)
+    run_loader: seccomp.Loader | None = field(default=None, repr=False)
 
     def close(self) -> None:
         """Release the ruleset descriptor without enforcing it (idempotent)."""
@@ -249,11 +250,12 @@ def prepare_run(run_filter: seccomp.Program | None = None) -> RunPreparation:
     supervisor compiled (:class:`sandbox.harden.seccomp.FilterSet`), None to compile it here.
     """
     abi = landlock.abi_version()
-    prepared = RunPreparation(
-        pid=os.getpid(), abi=abi, can_filter=seccomp.available(), run_filter=run_filter
-    )
+    prepared = RunPreparation(pid=os.getpid(), abi=abi, can_filter=seccomp.available())
+    if run_filter is not None:
+        prepared.run_loader = seccomp.Loader(run_filter)
     if abi:
         prepared.fs_ruleset = _fs_ruleset(abi)
+    current_rlimits()  # the read half of apply_rlimits: its pages faulted in ahead of the run
     return prepared
 
 
@@ -350,8 +352,9 @@ def harden_run(
     elif not privileges.no_new_privs():
         _degrade(plan, result, "seccomp", "a filter needs no_new_privs", _NEEDS_NNP)
     else:
-        program = prepared.run_filter if prepared is not None else None
-        result.seccomp_denied += seccomp.load_program(program or seccomp.compile_run_filter())
+        load = prepared.run_loader if prepared is not None else None
+        load = load or seccomp.Loader(seccomp.compile_run_filter())
+        result.seccomp_denied += load()
         result.seccomp = True
     return result
 

@@ -228,19 +228,33 @@ def _program(fields: dict[str, object]) -> Program:
     return Program(base64.b64decode(bpf, validate=True), tuple(denied), number)
 
 
-def load_program(program: Program) -> list[str]:
-    """Load ``program`` into this process, synchronised to every thread; returns its report.
+class Loader:
+    """The kernel's view of a program, built now; calling it loads the program (one syscall).
 
-    Does what libseccomp's own load does for our filters (no_new_privs is already set by
-    harden_base), minus compiling: ``seccomp(SET_MODE_FILTER, TSYNC, prog)``.
+    Loading does what libseccomp's own load does for our filters (no_new_privs is already set
+    by harden_base), minus compiling: ``seccomp(SET_MODE_FILTER, TSYNC, prog)``, synchronised
+    to every thread; it returns the program's report. A warm spare builds its loader while it
+    waits, so its run only makes the call.
     """
-    buffer = ctypes.create_string_buffer(program.bpf, len(program.bpf))
-    fprog = _SockFprog(len(program.bpf) // BPF_INSTRUCTION_BYTES, ctypes.addressof(buffer))
-    flags = SECCOMP_FILTER_FLAG_TSYNC
-    failed_thread = syscall(program.syscall, SECCOMP_SET_MODE_FILTER, flags, ctypes.byref(fprog))
-    if failed_thread:  # with TSYNC, a positive result names a thread that could not follow
-        raise HardeningError(f"seccomp could not synchronise thread {failed_thread}")
-    return list(program.denied)
+
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        self._buffer = ctypes.create_string_buffer(program.bpf, len(program.bpf))
+        count = len(program.bpf) // BPF_INSTRUCTION_BYTES
+        self._fprog = _SockFprog(count, ctypes.addressof(self._buffer))  # points into _buffer
+
+    def __call__(self) -> list[str]:
+        flags = SECCOMP_FILTER_FLAG_TSYNC
+        number = self.program.syscall
+        failed = syscall(number, SECCOMP_SET_MODE_FILTER, flags, ctypes.byref(self._fprog))
+        if failed:  # with TSYNC, a positive result names a thread that could not follow
+            raise HardeningError(f"seccomp could not synchronise thread {failed}")
+        return list(self.program.denied)
+
+
+def load_program(program: Program) -> list[str]:
+    """Load ``program`` into this process now (see :class:`Loader`); returns its report."""
+    return Loader(program)()
 
 
 def compile_run_filter() -> Program:
