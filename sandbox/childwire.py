@@ -315,11 +315,19 @@ def host_call(request: bytes) -> bytes:
 
 def done(result: PlainDone) -> bytes:
     """A Done frame body."""
-    fields: dict[str, object] = dataclasses.asdict(result)
-    fields["status"] = result.status.value
-    fields["stdout"] = _b64(result.stdout)
-    fields["stderr"] = _b64(result.stderr)
-    return _json({"kind": "done", **fields})
+    # Field by field: dataclasses.asdict deep-copies every value first.
+    return _json(
+        {
+            "kind": "done",
+            "status": result.status.value,
+            "exit_code": result.exit_code,
+            "stdout": _b64(result.stdout),
+            "stderr": _b64(result.stderr),
+            "fuel_used": result.fuel_used,
+            "peak_memory_bytes": result.peak_memory_bytes,
+            "error": result.error,
+        }
+    )
 
 
 def failed(error: str, *, hardening: bool) -> bytes:

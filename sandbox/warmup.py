@@ -21,7 +21,7 @@ import wasmtime
 from sandbox import childwire
 from sandbox.child import plan_for
 from sandbox.childwire import PlainSetup
-from sandbox.harden.shapes import PlainEnforcement
+from sandbox.harden.shapes import EnforcementFields
 from sandbox.kinds import Status
 from sandbox.runtime import RunLinker, build_run_objects
 
@@ -49,15 +49,18 @@ def prepare(engine: wasmtime.Engine) -> bytes:
     return bytes(wasmtime.Module(engine, _WAT).serialize())
 
 
-def warm_up(engine: wasmtime.Engine, artifact: bytes, linker: RunLinker) -> None:
+def warm_up(
+    engine: wasmtime.Engine, artifact: bytes, linker: RunLinker, base: EnforcementFields
+) -> None:
     """Exercise a run's code paths without starting any thread.
 
     The zygote calls it once (wasmtime's and Python's lazily built state is then inherited by
-    every child), and each spare child again (its own copy-on-write faults).
+    every child), and each spare child again (its own copy-on-write faults). ``base``: the
+    zygote's enforcement report, encoded as a run's Ready frame would carry it.
     """
     module = wasmtime.Module.deserialize(engine, artifact)
     job = childwire.decode_job(WARM_JOB)
-    childwire.ready(PlainEnforcement())
+    childwire.ready(base)
     wasi = wasmtime.WasiConfig()
     wasi.argv = [job.module_name, *job.args]
     wasi.env = [list(pair) for pair in job.env]

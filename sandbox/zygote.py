@@ -137,7 +137,7 @@ def _fork_spare(fds: argparse.Namespace, shared: _Shared) -> int:
         if not _run_waiting(fds.run_in):
             # Idle: fault in the run's pages now, off its critical path. When a run is already
             # waiting (runs back to back), the warm-up would only add its own cost to it.
-            warm_up(shared.engine, shared.warm, shared.linker)
+            warm_up(shared.engine, shared.warm, shared.linker, shared.base)
         prepared = prepare_run(shared.run_filter)  # before any byte of the run is read
         code = _run_child(fds, shared, prepared)
     finally:
@@ -165,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     runtime_read_paths()  # resolves (and caches) the paths every child's ruleset needs
     shared = _Shared(engine, base, prepare(engine), RunLinker(engine), run_filter)
     # Lazily built state (wasmtime's, Python's caches), built once here for every child.
-    warm_up(engine, shared.warm, shared.linker)
+    warm_up(engine, shared.warm, shared.linker, base)
     gc.freeze()  # keep the collector from touching (and un-sharing) the zygote's pages in children
     write_body(fds.ctl_out, childwire.zygote_ready(base, os.getpid()))
     while True:
