@@ -9,9 +9,10 @@ run, and the warm-up's own work would only add to it.) The zygote runs it once t
 lazily built state (wasmtime's and Python's caches) is inherited rather than rebuilt per child.
 
 Nothing here may start a thread: the run's Landlock layer is applied after this, and Landlock
-only binds the calling thread. So no WASI module is run (wasmtime's WASI starts a tokio runtime
-with worker threads); a trivial module with no imports is, and the WASI structures are built
-but not started. Everything used is trusted and built in (no untrusted byte is involved).
+only binds the calling thread. So no WASI call is made (wasmtime's WASI starts a tokio runtime
+with worker threads on the first one): the module run here imports WASI and the host calls but
+never calls them, and the WASI structures are built but not started. Everything used is
+trusted and built in (no untrusted byte is involved).
 """
 
 from __future__ import annotations
@@ -32,9 +33,15 @@ WARM_JOB = (
     b'"env":[["WARM","1"]],"limits":{"fuel":1000000,"memory_mb":1,"timeout_s":1.0}}'
 )
 
-# A module that loops a little and touches its memory: exercises fuel, epoch checks and memory.
+# A module that loops a little and touches its memory (fuel, epoch checks, memory), and imports
+# what skills import so that instantiation resolves them (WASI and the host calls). It never
+# calls an import: the first WASI call starts wasmtime's tokio threads, and no thread may start
+# before the run's Landlock layer.
 _WAT = """
 (module
+  (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func (param i32)))
+  (import "airlock" "call" (func (param i32 i32) (result i32)))
   (memory (export "memory") 1)
   (func (export "_start") (local $i i32)
     (loop $again

@@ -18,7 +18,7 @@ run's required layers, and only then reads the untrusted Job (:func:`sandbox.chi
 The zygote itself never reads the run pipe: no untrusted byte ever reaches it, and it takes no
 part in a run's critical path.
 
-The zygote never makes a WASI call (its warm-up module imports nothing): wasmtime's WASI
+The zygote never makes a WASI call (its warm-up module never calls an import): wasmtime's WASI
 implementation starts a tokio runtime with worker threads on the first one, and threads do not
 survive fork.
 """
