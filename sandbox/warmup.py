@@ -4,9 +4,10 @@ A child forked from the zygote shares its memory copy-on-write: the first write 
 (Python reference counts, wasmtime's lazily initialised state) costs a page fault and a copy.
 The zygote forks the next child ahead of time, and that spare calls :func:`warm_up` while it
 waits for its run, so those faults happen off the critical path. (When runs come back to back
-the run is already waiting, and the spare skips it: the faults then cost the same during the
-run, and the warm-up's own work would only add to it.) The zygote runs it once too, so that
-lazily built state (wasmtime's and Python's caches) is inherited rather than rebuilt per child.
+the run arrives while the spare is still warming up, and the spare stops there: the faults
+left cost the same during the run, and the warm-up's own work would only add to it.) The
+zygote runs it once too, so that lazily built state (wasmtime's and Python's caches) is
+inherited rather than rebuilt per child.
 
 Nothing here may start a thread: the run's Landlock layer is applied after this, and Landlock
 only binds the calling thread. So no WASI call is made (wasmtime's WASI starts a tokio runtime
@@ -16,6 +17,8 @@ trusted and built in (no untrusted byte is involved).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterator
 
 import wasmtime
 
@@ -57,17 +60,38 @@ def prepare(engine: wasmtime.Engine) -> bytes:
 
 
 def warm_up(
-    engine: wasmtime.Engine, artifact: bytes, linker: RunLinker, base: EnforcementFields
+    engine: wasmtime.Engine,
+    artifact: bytes,
+    linker: RunLinker,
+    base: EnforcementFields,
+    *,
+    stop_when: Callable[[], bool] | None = None,
 ) -> None:
-    """Exercise a run's code paths without starting any thread.
+    """Exercise a run's code paths, in the run's order, without starting any thread.
 
     The zygote calls it once (wasmtime's and Python's lazily built state is then inherited by
     every child), and each spare child again (its own copy-on-write faults). ``base``: the
-    zygote's enforcement report, encoded as a run's Ready frame would carry it.
+    zygote's enforcement report, encoded as a run's Ready frame would carry it. ``stop_when``
+    is asked before each step; once it is true the rest is skipped (a spare stops when its run
+    has arrived: the faults left are then cheaper taken by the run than added to its wait).
     """
-    module = wasmtime.Module.deserialize(engine, artifact)
-    job = childwire.decode_job(WARM_JOB)
+    for _ in _steps(engine, artifact, linker, base):
+        if stop_when is not None and stop_when():
+            return
+
+
+def _steps(
+    engine: wasmtime.Engine, artifact: bytes, linker: RunLinker, base: EnforcementFields
+) -> Iterator[None]:
+    yield
+    # The run's hardening builds a plan from its setup; then Ready, then the job.
+    plan_for(PlainSetup(), ())
     childwire.ready(base)
+    job = childwire.decode_job(WARM_JOB)
+    yield
+    module = wasmtime.Module.deserialize(engine, artifact)
+    yield
+    build_run_objects(engine)
     wasi = wasmtime.WasiConfig()
     wasi.argv = [job.module_name, *job.args]
     wasi.env = [list(pair) for pair in job.env]
@@ -76,6 +100,7 @@ def warm_up(
     store.set_fuel(job.limits.fuel)
     store.set_epoch_deadline(1000)
     store.set_limits(memory_size=1 << 20, table_elements=1000, instances=4, tables=4, memories=2)
+    yield
     linker.bind(None, 0)
     instance = linker.linker.instantiate(store, module)
     start = instance.exports(store)["_start"]
@@ -84,7 +109,5 @@ def warm_up(
     memory = instance.exports(store)["memory"]
     assert isinstance(memory, wasmtime.Memory)
     stdout = bytes(memory.read(store, 0, 64))
+    yield
     childwire.done(childwire.PlainDone(Status.OK, exit_code=0, stdout=stdout))
-    build_run_objects(engine)
-    # The run's hardening builds a plan from its setup: touch that code too.
-    plan_for(PlainSetup(), ())
