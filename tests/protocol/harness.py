@@ -29,9 +29,23 @@ from tests.fixtures.xmpp import WAIT, Human
 from tests.gateway.world import ALICE, BOB, CAROL, World, shared_parts, world
 
 Parts = tuple[SkillRegistry, Runner]
-CONFIRM = "{urn:fluux:agent:0#confirm}confirm"
-CONFIRM_RESULT = "{urn:fluux:agent:0#confirm}confirm-result"
-RESULT = "{urn:fluux:agent:0#execute}result"
+
+# The wire names as docs/protocol.md spells them, written out here rather than imported from
+# host/, so that a renamed constant there fails these tests instead of following along.
+EX = "urn:fluux:agent:0#execute"
+SK = "urn:fluux:agent:0#skills"
+CF = "urn:fluux:agent:0#confirm"
+CMD = "http://jabber.org/protocol/commands"
+STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
+CONFIRM = f"{{{CF}}}confirm"
+CONFIRM_RESULT = f"{{{CF}}}confirm-result"
+RESULT = f"{{{EX}}}result"
+
+
+def execute(skill: str, **params: str) -> str:
+    """An ``<execute/>`` request for ``skill`` with one ``<param/>`` per keyword."""
+    inner = "".join(f"<param name='{k}'>{v}</param>" for k, v in params.items())
+    return f"<execute xmlns='{EX}' skill='{skill}'>{inner}</execute>"
 
 
 @pytest.fixture(scope="module")

@@ -11,14 +11,11 @@ import pytest
 from slixmpp.exceptions import IqError
 
 from tests.fixtures.prosody import Prosody
-from tests.protocol.harness import Parts, Person, agent, condition, el, people
+from tests.protocol.harness import CF, CMD, EX, Parts, Person, agent, condition, el, people
 
 pytestmark = pytest.mark.xmpp
 
-CMD = "http://jabber.org/protocol/commands"
 D = "jabber:x:data"
-CF = "urn:fluux:agent:0#confirm"
-EX = "urn:fluux:agent:0#execute"
 
 
 async def nodes(person: Person, jid: str) -> list[str]:

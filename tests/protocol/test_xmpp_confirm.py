@@ -14,7 +14,10 @@ from tests.confirm.fakes import ManualClock
 from tests.fixtures.prosody import Prosody
 from tests.gateway.world import POLICY
 from tests.protocol.harness import (
+    CF,
     CONFIRM_RESULT,
+    EX,
+    STANZAS,
     Parts,
     agent,
     condition,
@@ -23,10 +26,6 @@ from tests.protocol.harness import (
 )
 
 pytestmark = pytest.mark.xmpp
-
-EX = "urn:fluux:agent:0#execute"
-CF = "urn:fluux:agent:0#confirm"
-STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
 
 
 def delete(path: str) -> str:

@@ -15,9 +15,8 @@ from host.skills.build import build
 from host.skills.registry import SkillRegistry
 from tests.fixtures.prosody import Prosody
 from tests.gateway.world import ALICE
-from tests.protocol.harness import Parts, agent, condition, el, people
+from tests.protocol.harness import EX, Parts, agent, condition, el, people
 
-EX = "urn:fluux:agent:0#execute"
 # Spins 150 million rounds (1.2 G fuel: about 0.25 s here, five times the test's
 # 50 ms threshold, under its own limits), then prints its result.
 SPIN_WAT = """

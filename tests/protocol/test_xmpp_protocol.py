@@ -10,17 +10,9 @@ import pytest
 from slixmpp.exceptions import IqError
 
 from tests.fixtures.prosody import Prosody
-from tests.protocol.harness import Parts, agent, condition, el, people
+from tests.protocol.harness import EX, SK, Parts, agent, condition, el, execute, people
 
 pytestmark = pytest.mark.xmpp
-
-EX = "urn:fluux:agent:0#execute"
-SK = "urn:fluux:agent:0#skills"
-
-
-def execute(skill: str, **params: str) -> str:
-    inner = "".join(f"<param name='{k}'>{v}</param>" for k, v in params.items())
-    return f"<execute xmlns='{EX}' skill='{skill}'>{inner}</execute>"
 
 
 def test_disco_and_skills_list_what_the_policy_could_allow(

@@ -15,21 +15,24 @@ from host.confirm import Outcome, Settings
 from sandbox.spec import HostCallHandler, RunResult, RunSpec, Status
 from tests.fixtures.prosody import MUC, Prosody
 from tests.fixtures.xmpp import WAIT
-from tests.protocol.harness import Parts, agent, condition, domain, el, parts, people
+from tests.protocol.harness import (
+    CF,
+    CMD,
+    EX,
+    SK,
+    Parts,
+    agent,
+    condition,
+    domain,
+    el,
+    execute,
+    parts,
+    people,
+)
 
 __all__ = ["domain", "parts"]
 
 pytestmark = pytest.mark.xmpp
-
-EX = "urn:fluux:agent:0#execute"
-SK = "urn:fluux:agent:0#skills"
-CF = "urn:fluux:agent:0#confirm"
-CMD = "http://jabber.org/protocol/commands"
-
-
-def execute(skill: str, **params: str) -> str:
-    inner = "".join(f"<param name='{k}'>{v}</param>" for k, v in params.items())
-    return f"<execute xmlns='{EX}' skill='{skill}'>{inner}</execute>"
 
 
 def requesters(audit_path: Path) -> list[str]:
