@@ -1,17 +1,18 @@
 """The warm path's zygote: a pre-hardened process that forks one sandboxed child per run.
 
-Started once by :class:`sandbox.supervisor.Sandbox` as
-``python -m sandbox.zygote --ctl-out FD --run-in FD --run-out FD``. It imports everything,
-creates the wasmtime engine (no threads), applies the base kernel layers
+Started once by :class:`sandbox.supervisor.Sandbox` as ``python -m sandbox.zygote --ctl-out FD
+--run-in FD --run-out FD --filters FD [--cpu N]``. It pins itself to CPU N (its children inherit
+it), reads the seccomp programs the supervisor compiled, applies the base kernel layers
 (:func:`sandbox.harden.harden_base`: descriptors, rlimits, no_new_privs, capabilities, Landlock
-network and scopes, seccomp) and says ZygoteReady. From then on it keeps exactly one run child
-ready: it forks it ahead of time (reporting Forked with its pid), waits for it, reports Reaped
-(exit status, peak RSS), and forks the next.
+network and scopes, seccomp), creates the wasmtime engine (no threads) and a linker with the
+imports every run needs, runs the warm-up once, and says ZygoteReady. From then on it keeps
+exactly one run child ready: it forks it ahead of time (reporting Forked with its pid), waits
+for it, reports Reaped (exit status, peak RSS), and forks the next.
 
-The run child closes the report pipe, pre-touches its pages if its run is not already waiting
+The run child closes the report pipe, pre-touches its pages until its run arrives
 (:mod:`sandbox.warmup`) and does the run-independent part of its hardening
-(:func:`sandbox.harden.prepare_run`: its own Landlock ruleset holding the runtime's read rules;
-the run seccomp filter was compiled once by the zygote). Then it reads its run's trusted Setup
+(:func:`sandbox.harden.prepare_run`: its own Landlock ruleset holding the runtime's read rules,
+and the run seccomp filter ready to load). Then it reads its run's trusted Setup
 from the supervisor, lowers its rlimits to the run's, adds the grants to its ruleset and
 enforces it, loads the no-fork seccomp filter (:func:`sandbox.harden.harden_run`), checks the
 run's required layers, and only then reads the untrusted Job (:func:`sandbox.child.serve_job`).
@@ -150,7 +151,7 @@ def _fork_spare(fds: argparse.Namespace, shared: _Shared) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Keep one spare run child ready; report each one (Spare) and its end (Reaped)."""
+    """Keep one spare run child ready; report each one (Forked) and its end (Reaped)."""
     parser = argparse.ArgumentParser(prog="python -m sandbox.zygote")
     for name in ("--ctl-out", "--run-in", "--run-out"):
         parser.add_argument(name, type=int, required=True)
