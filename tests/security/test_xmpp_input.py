@@ -49,6 +49,13 @@ async def still_serving(svc: Any, human: Human) -> None:
     assert (await human.ask(svc.jid, "/ping")) == "pong"
 
 
+def cut_off(human: Human) -> asyncio.Event:
+    """Set once ``human``'s stream is closed (by the server, for what they sent)."""
+    gone = asyncio.Event()
+    human.add_event_handler("disconnected", lambda _e: gone.set())
+    return gone
+
+
 def test_xmpp_stranger_gets_no_reply_and_no_model_call(prosody: Prosody, tmp_path: Path) -> None:
     async def main() -> None:
         model = CountingModel()
@@ -95,8 +102,7 @@ def test_xmpp_stanza_over_server_limit_kills_only_the_sender(
             running_service(config, model) as svc,
             humans(prosody, "mallory", "alice") as [mallory, alice],
         ):
-            gone = asyncio.Event()
-            mallory.add_event_handler("disconnected", lambda _e: gone.set())
+            gone = cut_off(mallory)
             # Prosody's c2s limit is 256 KiB: the server cuts the stream, we never see it.
             mallory.send_raw(
                 f"<message to='{svc.jid}' type='chat'><body>{'A' * 300_000}</body></message>"
@@ -176,8 +182,7 @@ def test_xmpp_invalid_xml_never_reaches_the_agent(
             running_service(config, model) as svc,
             humans(prosody, "mallory", "bob") as [mallory, bob],
         ):
-            gone = asyncio.Event()
-            mallory.add_event_handler("disconnected", lambda _e: gone.set())
+            gone = cut_off(mallory)
             if isinstance(payload, bytes):
                 raw = payload.replace(b"{to}", svc.jid.encode())
                 assert mallory.transport is not None
