@@ -111,6 +111,19 @@ class AirlockClient(ClientXMPP):
         _common_setup(self, cfg, name, rooms)
         self.register_plugin("xep_0198", {"allow_resume": True, "window": 5})
         self.add_event_handler("failed_all_auth", self._auth_failed)
+        # Handled here, slixmpp leaves the stream to us: refuse for good (retrying cannot fix a
+        # certificate) before any credential is sent.
+        self.add_event_handler("ssl_invalid_chain", self._certificate_refused)
+
+    def _certificate_refused(self, error: Exception) -> None:
+        reason = getattr(error, "verify_message", None) or str(error) or type(error).__name__
+        self.refusal = (
+            f"the server's TLS certificate failed verification ({reason}); for a self-signed or "
+            "private-CA server set tls_ca_file to its certificate or CA"
+        )
+        log.error(self.refusal)
+        self.event("airlock_refused", self.refusal)
+        self.abort()
 
     def _auth_failed(self, _event: Any) -> None:
         self.refusal = self.refusal or (

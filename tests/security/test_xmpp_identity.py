@@ -78,3 +78,26 @@ def test_xmpp_server_without_starttls_gets_no_credentials(prosody: Prosody, tmp_
             assert svc.stream.plugin["feature_mechanisms"].mech is None
 
     asyncio.run(main())
+
+
+@pytest.mark.xmpp
+def test_xmpp_server_with_an_untrusted_certificate_gets_no_credentials(
+    prosody: Prosody, tmp_path: Path
+) -> None:
+    # The fixture's Prosody has a self-signed certificate; without tls_ca_file pointing at it,
+    # the system's trust store does not know it.
+    async def main() -> None:
+        config = service_config(prosody, tmp_path, mode="client", server={"tls_ca_file": None})
+        async with running_service(
+            config, scripted({"turns": [{"text": "x"}]}), wait_ready=False
+        ) as svc:
+            await asyncio.wait_for(svc.failed.wait(), WAIT)
+            assert svc.fatal is not None
+            assert svc.fatal.startswith(
+                "the server's TLS certificate failed verification (self-signed certificate)"
+            )
+            assert "set tls_ca_file" in svc.fatal
+            assert svc.stream.authenticated is False
+            assert svc.stream.plugin["feature_mechanisms"].mech is None
+
+    asyncio.run(main())
