@@ -179,7 +179,7 @@ class AgentService:
 
     @property
     def refusal(self) -> str | None:
-        """Why the client refused the server (no STARTTLS, no SCRAM), if it did."""
+        """Why the client refused the server (certificate, no STARTTLS, no SCRAM), if it did."""
         return self.stream.refusal if isinstance(self.stream, AirlockClient) else None
 
     def start(self) -> None:
