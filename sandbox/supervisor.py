@@ -221,7 +221,7 @@ class Sandbox:
     With ``pin_cpus`` (the default) zygote *i* and its children run on the *i*-th CPU this
     process may use (round robin): runs taken in turn from the pool then alternate CPUs, so one
     CPU runs a module while the other readies the next child, and a child's page copies never
-    bounce between CPUs. Back to back on 2 cores this took a run from 7.3 to 6.1 ms (p50).
+    bounce between CPUs. Back to back on 2 cores this took a run from 7.8 to 6.1 ms (p50).
     ``pin_cpus=False`` leaves placement to the scheduler.
     """
 
