@@ -57,6 +57,9 @@ def child_env() -> dict[str, str]:
         "LC_ALL": "C.UTF-8",
         # glibc reserves a 64 MiB arena per thread; two keep RLIMIT_AS headroom for the module.
         "MALLOC_ARENA_MAX": "2",
+        # Keep freed heap pages instead of returning them: a spare's warm-up faults in the heap
+        # its run's buffers need, and a run child lives for one run only.
+        "MALLOC_TRIM_THRESHOLD_": str(64 * 1024 * 1024),
         # wasmtime's WASI runs each call with block_on on the calling thread; the tokio runtime
         # it starts on the first call spawns one worker per core by default, each a thread to
         # start, fault in and tear down per run. One is enough.

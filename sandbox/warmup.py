@@ -18,6 +18,8 @@ trusted and built in (no untrusted byte is involved).
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Callable, Iterator
 
 import wasmtime
@@ -29,12 +31,25 @@ from sandbox.harden.shapes import EnforcementFields
 from sandbox.kinds import Status
 from sandbox.runtime import RunLinker, build_run_objects
 
+# Bytes of compiled module the warm-up job carries: decoding it faults in as much heap as a small
+# skill's job needs (its frame, the JSON string, the base64 and the decoded bytes), and with
+# trimming off in sandbox processes (sandbox.processes.child_env) those pages stay for the run.
+WARM_ARTIFACT_BYTES = 32 * 1024
+
 # A Job frame body as the supervisor writes one (tests/sandbox/test_childwire.py checks it against
 # sandbox.protocol.Job), decoded by every spare so that the decoder's pages are warm too.
-WARM_JOB = (
-    b'{"kind":"job","module":"AGFzbQEAAAA=","module_name":"warm.wasm","args":["warm"],'
-    b'"env":[["WARM","1"]],"limits":{"fuel":1000000,"memory_mb":1,"timeout_s":1.0}}'
-)
+WARM_JOB = json.dumps(
+    {
+        "kind": "job",
+        "module": base64.urlsafe_b64encode(b"\0asm\1\0\0\0").decode(),
+        "module_name": "warm.wasm",
+        "artifact": base64.urlsafe_b64encode(bytes(WARM_ARTIFACT_BYTES)).decode(),
+        "args": ["warm"],
+        "env": [["WARM", "1"]],
+        "limits": {"fuel": 1_000_000, "memory_mb": 1, "timeout_s": 1.0},
+    },
+    separators=(",", ":"),
+).encode()
 
 # A module that loops a little and touches its memory (fuel, epoch checks, memory), and imports
 # what skills import so that instantiation resolves them (WASI and the host calls). It never
