@@ -27,6 +27,7 @@ import wasmtime
 from sandbox import childwire
 from sandbox.child import plan_for
 from sandbox.childwire import PlainSetup
+from sandbox.harden.apply import copy_report
 from sandbox.harden.shapes import EnforcementFields
 from sandbox.kinds import Status
 from sandbox.runtime import RunLinker, build_run_objects
@@ -99,8 +100,10 @@ def _steps(
     engine: wasmtime.Engine, artifact: bytes, linker: RunLinker, base: EnforcementFields
 ) -> Iterator[None]:
     yield
-    # The run's hardening builds a plan from its setup; then Ready, then the job.
+    # The run's hardening builds a plan from its setup and copies the report it updates; then
+    # Ready, then the job.
     plan_for(PlainSetup(), ())
+    copy_report(base)
     childwire.ready(base)
     job = childwire.decode_job(WARM_JOB)
     yield

@@ -64,10 +64,13 @@ def _degrade(
         enforcement.notes.append(note)
 
 
-def _copy(enforcement: E) -> E:
-    """An independent copy. Every field holds ints and strings, so copying the containers is a
-    deep copy; pydantic's generic deep copy takes ~0.25 ms in a freshly forked run child (it
-    touches, and so copies, many shared pages), twice on a warm run's critical path."""
+def copy_report(enforcement: E) -> E:
+    """An independent copy of an enforcement report (each layer returns an updated copy).
+
+    Every field holds ints and strings, so copying the containers is a deep copy; pydantic's
+    generic deep copy takes ~0.25 ms in a freshly forked run child (it touches, and so copies,
+    many shared pages). A warm spare calls this once ahead of its run for the same reason.
+    """
     result = copy.copy(enforcement)
     result.landlock_rules = list(enforcement.landlock_rules)
     result.seccomp_denied = list(enforcement.seccomp_denied)
@@ -294,7 +297,7 @@ def restrict_filesystem(
     try:
         _single_threaded()
         _check_grants(plan)
-        result = _copy(enforcement)
+        result = copy_report(enforcement)
         abi = prepared.abi if prepared is not None else landlock.abi_version()
         if not abi:
             _degrade(plan, result, "landlock_fs", "Landlock is not enabled in this kernel")
@@ -343,7 +346,7 @@ def harden_run(
     privileges.set_parent_death_signal(expected_parent)
     # read from /proc before the filesystem closes
     can_filter = prepared.can_filter if prepared is not None else seccomp.available()
-    result = _copy(enforcement)
+    result = copy_report(enforcement)
     result.rlimits, notes = apply_rlimits(plan.rlimits)
     result.notes += notes
     result = restrict_filesystem(plan, result, prepared)
