@@ -208,9 +208,9 @@ def _audit(out: Transcript, world: World, facts: Facts) -> None:
     if facts.verify_status != 0:
         raise DemoFailed(f"audit verify failed (exit {facts.verify_status})")
     out.check(f"audit chain intact, {facts.audit_records} records")
-    out.step(f"airlock audit show --request-id {facts.delete_request_id}")
+    out.step(f"airlock audit show --request-id={facts.delete_request_id}")
     status, facts.show_output = airlock_audit(
-        "show", str(world.audit), "--request-id", facts.delete_request_id
+        "show", str(world.audit), f"--request-id={facts.delete_request_id}"
     )
     out.say("airlock", facts.show_output, verbatim=True)
     if status != 0:

@@ -34,8 +34,15 @@ REQUEST_ID = r"^[A-Za-z0-9_-]{1,64}$"
 
 
 def new_request_id() -> str:
-    """A fresh random request id (128 bits, URL-safe)."""
-    return secrets.token_urlsafe(16)
+    """A fresh random request id (128 bits, URL-safe), never starting with ``-``.
+
+    People paste ids after a flag (``airlock audit show --request-id ID``), where a leading
+    ``-`` would read as an option; redrawing the 1 in 64 such ids costs no meaningful entropy.
+    """
+    while True:
+        candidate = secrets.token_urlsafe(16)
+        if not candidate.startswith("-"):
+            return candidate
 
 
 class CapabilityRequest(BaseModel):

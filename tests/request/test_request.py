@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from host.request import (
     parse_request,
 )
 from host.request.arguments import ArgumentLimits
+from host.request.model import REQUEST_ID, new_request_id
 from tests.policy.conftest import starter_manifests
 
 MANIFESTS = starter_manifests()
@@ -53,6 +55,15 @@ def test_build_request_normalises_the_requester() -> None:
     assert request.requester == "alice@example.org"
     assert request.time == NOW
     assert len(request.request_id) >= 16
+
+
+def test_request_ids_can_follow_a_flag_on_the_command_line() -> None:
+    # One id in 64 would start with "-" and read as an option after --request-id; at 4,000
+    # draws a generator that allowed it would show one with near certainty.
+    ids = [new_request_id() for _ in range(4000)]
+    assert not any(i.startswith("-") for i in ids)
+    assert all(re.fullmatch(REQUEST_ID, i) and len(i) == 22 for i in ids)
+    assert len(set(ids)) == len(ids)
 
 
 def test_parse_request_fills_id_and_time() -> None:
