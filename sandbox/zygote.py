@@ -135,8 +135,10 @@ def _fork_spare(fds: argparse.Namespace, shared: _Shared) -> int:
         privileges.set_parent_death_signal(zygote)  # fork cleared it: die with the zygote
         os.close(fds.ctl_out)  # the run child never sees the zygote's report channel
         gc.disable()  # a short-lived child: collection would only touch (and copy) every page
-        # Fault in the run's pages while idle, off its critical path; once the run is waiting
-        # (runs back to back), more warm-up would only add its own cost to the run's wait.
+        # What every run needs first, before any byte of the run is read.
+        prepared = prepare_run(shared.run_filter)
+        # Then fault in the run's pages while idle, off its critical path; once the run is
+        # waiting (runs back to back), more warm-up would only add its own cost to the wait.
         warm_up(
             shared.engine,
             shared.warm,
@@ -144,7 +146,6 @@ def _fork_spare(fds: argparse.Namespace, shared: _Shared) -> int:
             shared.base,
             stop_when=lambda: _run_waiting(fds.run_in),
         )
-        prepared = prepare_run(shared.run_filter)  # before any byte of the run is read
         code = _run_child(fds, shared, prepared)
     finally:
         os._exit(code)
