@@ -4,16 +4,18 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Debian packages: libcap headers (python-prctl builds against them), Prosody (real XMPP server
+# Debian packages: a C compiler and Python's headers (the native run core and python-prctl
+# are C extensions), libcap headers (python-prctl builds against them), Prosody (real XMPP server
 # for tests and the demo), bubblewrap (the bench's comparison runner), Rust's wasm32 std and
 # clang's wasi-libc (skill toolchains besides the Zig one from PyPI).
-APT_PACKAGES := libcap-dev prosody bubblewrap rustc libstd-rust-dev-wasm32 clang lld wasi-libc libclang-rt-14-dev-wasm32
+APT_PACKAGES := gcc python3-dev libcap-dev prosody bubblewrap rustc libstd-rust-dev-wasm32 clang lld wasi-libc libclang-rt-14-dev-wasm32
 
 .PHONY: all install skills demo test lint types pytest security bench clean
 
 all: test
 
-$(STAMP): pyproject.toml
+# The native run core (sandbox/native/) is a C extension: pip builds it, so its sources count.
+$(STAMP): pyproject.toml $(wildcard sandbox/native/*.c sandbox/native/*.h)
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages: $$missing"; \

@@ -3,8 +3,8 @@
 Cold path: ``python -m sandbox.child --in FD --out FD`` per run. It reads the trusted
 :class:`~sandbox.protocol.Setup`, applies every kernel layer
 (:func:`sandbox.harden.harden_process`), says :class:`~sandbox.protocol.Ready`, and only then
-reads the untrusted :class:`~sandbox.protocol.Job`. Warm path: the zygote forks and calls
-:func:`serve_job` after :func:`sandbox.harden.harden_run` (see :mod:`sandbox.zygote`).
+reads the untrusted :class:`~sandbox.protocol.Job`. Warm path: the zygote forks a native
+run child that does the same in C (:mod:`sandbox.zygote`, sandbox/native/runcore.h).
 
 The child frames its messages with :mod:`sandbox.childwire` (standard library only: it never
 imports pydantic, about half of a cold start); the supervisor validates them with the strict
@@ -34,7 +34,7 @@ from sandbox.harden.apply import harden_process
 from sandbox.harden.seccomp import FilterSet
 from sandbox.harden.shapes import EnforcementFields, PlainEnforcement, PlainPlan, PlainRlimits
 from sandbox.kinds import Status
-from sandbox.runtime import MAX_HOST_REPLY, RunLinker, compile_module, execute
+from sandbox.runtime import MAX_HOST_REPLY, compile_module, execute
 
 MIB = 1024 * 1024
 # Address space the Python interpreter, wasmtime's runtime and its worker threads map before a
@@ -69,12 +69,8 @@ def serve_job(
     fd_out: int,
     engine: wasmtime.Engine,
     enforcement: EnforcementFields,
-    linker: RunLinker | None = None,
 ) -> None:
-    """Say Ready, read the job, run it, send Done. Call only in a hardened process.
-
-    ``linker``: built ahead for ``engine`` (the warm path's zygote makes one for every child).
-    """
+    """Say Ready, read the job, run it, send Done. Call only in a hardened process."""
     write_body(fd_out, childwire.ready(enforcement))
     job = childwire.decode_job(read_body(fd_in, max_bytes=MAX_JOB_FRAME))
     try:
@@ -92,9 +88,7 @@ def serve_job(
         write_body(fd_out, childwire.host_call(request))
         return childwire.decode_host_reply(read_body(fd_in, max_bytes=2 * MAX_HOST_REPLY))
 
-    done = execute(
-        engine, compiled.module, job, transport if job.host_calls else None, linker=linker
-    )
+    done = execute(engine, compiled.module, job, transport if job.host_calls else None)
     write_body(fd_out, childwire.done(done))
 
 

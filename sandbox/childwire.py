@@ -33,13 +33,11 @@ from sandbox.kinds import (
     DEFAULT_MAX_OUTPUT_KB,
     DEFAULT_MEMORY_MB,
     DEFAULT_TIMEOUT_S,
+    LAYERS,
     Layer,
     Status,
 )
 
-_LAYERS = frozenset(
-    ("landlock_fs", "landlock_net", "landlock_scope", "seccomp", "no_new_privs", "caps_dropped")
-)
 # pydantic's ser_json_bytes="base64" writes the URL-safe alphabet.
 _FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
 
@@ -239,13 +237,13 @@ def decode_setup(body: bytes) -> PlainSetup:
     m = _message(body, "setup", frozenset(("ro_paths", "rw_paths", "limits", "require")))
     require = _strings(m.get("require", []), "require")
     for layer in require:
-        if layer not in _LAYERS:
+        if layer not in LAYERS:
             raise _bad("require", f"unknown layer {layer!r}")
     return PlainSetup(
         ro_paths=_strings(m.get("ro_paths", []), "ro_paths"),
         rw_paths=_strings(m.get("rw_paths", []), "rw_paths"),
         limits=_limits(m.get("limits", {})),
-        require=require,  # type: ignore[arg-type]  # each checked against _LAYERS above
+        require=require,  # type: ignore[arg-type]  # each checked against LAYERS above
     )
 
 
@@ -285,7 +283,8 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode("ascii")
 
 
-def _enforcement(enforcement: EnforcementFields) -> dict[str, object]:
+def enforcement_fields(enforcement: EnforcementFields) -> dict[str, object]:
+    """The Ready report as the wire carries it (one key per :class:`EnforcementFields` field)."""
     return {
         "landlock_abi": enforcement.landlock_abi,
         "landlock_rules": enforcement.landlock_rules,
@@ -300,7 +299,7 @@ def _enforcement(enforcement: EnforcementFields) -> dict[str, object]:
 
 def ready(enforcement: EnforcementFields) -> bytes:
     """A Ready frame body carrying what the kernel enforced."""
-    return _json({"kind": "ready", "enforcement": _enforcement(enforcement)})
+    return _json({"kind": "ready", "enforcement": enforcement_fields(enforcement)})
 
 
 def compiled(artifact: bytes) -> bytes:
@@ -337,7 +336,8 @@ def failed(error: str, *, hardening: bool) -> bytes:
 
 def zygote_ready(enforcement: EnforcementFields, pid: int) -> bytes:
     """The zygote's ZygoteReady frame body (its base layers)."""
-    return _json({"kind": "zygote_ready", "enforcement": _enforcement(enforcement), "pid": pid})
+    report = enforcement_fields(enforcement)
+    return _json({"kind": "zygote_ready", "enforcement": report, "pid": pid})
 
 
 def forked(pid: int) -> bytes:

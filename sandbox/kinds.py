@@ -7,7 +7,7 @@ importing pydantic (about half of its start-up time); :mod:`sandbox.spec` re-exp
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, get_args
 
 # Finite defaults, each with its reason. "Unlimited" is never a default.
 DEFAULT_FUEL = 2_000_000_000  # a tight loop burns it in ~7 s here: under the 10 s wall clock
@@ -41,3 +41,5 @@ class Status(StrEnum):
 Layer = Literal[
     "landlock_fs", "landlock_net", "landlock_scope", "seccomp", "no_new_privs", "caps_dropped"
 ]
+# Every Layer, as a set (for checking a name read off the wire).
+LAYERS: frozenset[Layer] = frozenset(get_args(Layer))

@@ -4,58 +4,54 @@ Started once by :class:`sandbox.supervisor.Sandbox` as ``python -m sandbox.zygot
 --run-in FD --run-out FD --filters FD [--cpu N]``. It pins itself to CPU N (its children inherit
 it), reads the seccomp programs the supervisor compiled, applies the base kernel layers
 (:func:`sandbox.harden.harden_base`: descriptors, rlimits, no_new_privs, capabilities, Landlock
-network and scopes, seccomp), creates the wasmtime engine (no threads) and a linker with the
-imports every run needs, runs the warm-up once, and says ZygoteReady. From then on it keeps
-exactly one run child ready: it forks it ahead of time (reporting Forked with its pid), waits
-for it, reports Reaped (exit status, peak RSS), and forks the next.
+network and scopes, seccomp), creates the wasmtime engine (no threads), hands everything a run
+child needs to the native run core (:mod:`sandbox._runcore`, sandbox/native/runcore.h), and says
+ZygoteReady. From then on it keeps exactly one run child ready: it forks it ahead of time
+(reporting Forked with its pid), waits for it, reports Reaped (exit status, peak RSS), and
+forks the next.
 
-The run child closes the report pipe, pre-touches its pages until its run arrives
-(:mod:`sandbox.warmup`) and does the run-independent part of its hardening
-(:func:`sandbox.harden.prepare_run`: its own Landlock ruleset holding the runtime's read rules,
-and the run seccomp filter ready to load). Then it reads its run's trusted Setup
+The run child never returns to Python (a forked interpreter copies on write every page of the
+zygote's heap it touches, reference counts included: that was most of a warm run's cost). It
+prepares its own Landlock ruleset with the runtime's read rules, reads its run's trusted Setup
 from the supervisor, lowers its rlimits to the run's, adds the grants to its ruleset and
-enforces it, loads the no-fork seccomp filter (:func:`sandbox.harden.harden_run`), checks the
-run's required layers, and only then reads the untrusted Job (:func:`sandbox.child.serve_job`).
-The zygote itself never reads the run pipe: no untrusted byte ever reaches it, and it takes no
-part in a run's critical path.
+enforces it, loads the no-fork seccomp filter, checks the run's required layers, and only then
+reads the untrusted Job, runs it in wasmtime and reports. The zygote itself never reads the run
+pipe: no untrusted byte ever reaches it, and it takes no part in a run's critical path.
 
-The zygote never makes a WASI call (its warm-up module never calls an import): wasmtime's WASI
-implementation starts a tokio runtime with worker threads on the first one, and threads do not
-survive fork.
+The zygote never makes a WASI call: wasmtime's WASI implementation starts a tokio runtime with
+worker threads on the first one, and threads do not survive fork (nor would Landlock, applied
+per run, bind them).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import gc
+import ctypes
+import json
 import os
-import select
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import wasmtime
+import wasmtime._ffi
 
-from host.errors import AirlockError, HardeningError
-from sandbox import childwire
-from sandbox.child import plan_for, serve_job
+from sandbox import _runcore, childwire
+from sandbox.child import CPU_GRACE_S, RUNTIME_ADDRESS_SPACE, plan_for
 from sandbox.childwire import PlainLimits, PlainSetup
 from sandbox.engine import make_engine
-from sandbox.framing import MAX_CONTROL_FRAME, ProtocolError, read_body, write_body
-from sandbox.harden import (
-    RunPreparation,
-    harden_base,
-    harden_run,
-    prepare_run,
-    privileges,
-    runtime_read_paths,
-    seccomp,
+from sandbox.framing import ProtocolError, write_body
+from sandbox.harden import harden_base, landlock, seccomp
+from sandbox.harden.apply import run_layers
+from sandbox.harden.runtime_paths import shared_read_paths
+from sandbox.harden.shapes import (
+    EnforcementFields,
+    PlainEnforcement,
+    PlainPlan,
+    PlainRlimits,
+    missing_layers,
 )
-from sandbox.harden.shapes import PlainEnforcement, PlainPlan, PlainRlimits, missing_layers
-from sandbox.kinds import MAX_MEMORY_MB, MAX_TIMEOUT_S
-from sandbox.runtime import RunLinker
-from sandbox.warmup import prepare, warm_up
+from sandbox.kinds import LAYERS, MAX_MEMORY_MB, MAX_TIMEOUT_S
 
 
 def base_plan(keep_fds: Sequence[int]) -> PlainPlan:
@@ -73,82 +69,77 @@ def base_plan(keep_fds: Sequence[int]) -> PlainPlan:
     )
 
 
-@dataclass(frozen=True)
-class _Shared:
-    """What the zygote builds once and every run child inherits."""
-
-    engine: wasmtime.Engine
-    base: PlainEnforcement
-    warm: bytes  # the warm-up module, serialized
-    linker: RunLinker  # WASI and the host-call imports, defined once for every run
-    run_filter: seccomp.Program | None  # the run seccomp filter, compiled (None: no seccomp)
+_DEFAULT_RLIMITS = PlainRlimits()
 
 
-def _run_child(fds: argparse.Namespace, shared: _Shared, prepared: RunPreparation) -> int:
-    """Body of a spare once the supervisor addresses it: returns its exit code."""
-    zygote = os.getppid()
-    try:
-        body = read_body(fds.run_in, max_bytes=MAX_CONTROL_FRAME)
-    except ProtocolError:
-        return 0  # the supervisor closed the sandbox: nothing to run
-    try:
-        # The supervisor is the only writer of the run pipe, and this trusted Setup is the
-        # first frame of every run; the untrusted Job behind it is read only once hardened.
-        setup = childwire.decode_setup(body)
-    except ProtocolError as exc:
-        write_body(fds.run_out, childwire.failed(str(exc), hardening=False))
-        return 1
-    try:
-        plan = plan_for(setup, (fds.run_in, fds.run_out))
-        enforcement = harden_run(plan, shared.base, expected_parent=zygote, prepared=prepared)
-        missing = missing_layers(enforcement, frozenset(setup.require))
-        if missing:  # layers applied once by the zygote, checked against this run's needs
-            raise HardeningError(f"the run requires {', '.join(missing)}, not enforced here")
-    except HardeningError as exc:
-        write_body(fds.run_out, childwire.failed(str(exc), hardening=True))
-        return 1
-    try:
-        serve_job(fds.run_in, fds.run_out, shared.engine, enforcement, shared.linker)
-    except AirlockError as exc:
-        write_body(fds.run_out, childwire.failed(str(exc), hardening=False))
-        return 1
-    except Exception as exc:
-        write_body(fds.run_out, childwire.failed(f"{type(exc).__name__}: {exc}", hardening=False))
-        return 1
-    return 0
+def _report_fields(report: EnforcementFields) -> str:
+    """The Ready report's fields the run core sends as they are (it adds rlimits and notes)."""
+    fields = childwire.enforcement_fields(report)
+    del fields["rlimits"], fields["notes"]
+    return json.dumps(fields, separators=(",", ":"))[1:-1]
 
 
-def _run_waiting(run_in: int) -> bool:
-    """Whether the supervisor has already written this child's run (without reading it)."""
-    readable, _, _ = select.select([run_in], [], [], 0)
-    return bool(readable)
+def configure_core(
+    engine: wasmtime.Engine,
+    base: EnforcementFields,
+    run_filter: seccomp.Program | None,
+    *,
+    run_in: int,
+    run_out: int,
+    ctl_out: int,
+    rlimits: PlainRlimits = _DEFAULT_RLIMITS,
+    runtime_as: int = RUNTIME_ADDRESS_SPACE,
+    cpu_grace_s: int = CPU_GRACE_S,
+) -> None:
+    """Hand the native run core what every run child of this process needs (once).
+
+    A run child's address space is ``runtime_as`` plus twice its memory limit and its CPU time
+    its timeout plus ``cpu_grace_s``, as :func:`sandbox.child.plan_for` plans them; ``rlimits``
+    gives the other limits (open files, processes, file size).
+    """
+    abi = landlock.abi_version()
+    layers = run_layers(base, abi=abi, can_filter=seccomp.available(), run_filter=run_filter)
+    held: list[str] = [x for x in sorted(LAYERS) if not missing_layers(layers.report, {x})]
+    defaults = PlainLimits()
+    _runcore.configure(
+        library=wasmtime._ffi.dll._name,
+        engine=ctypes.cast(engine.ptr(), ctypes.c_void_p).value,
+        run_in=run_in,
+        run_out=run_out,
+        ctl_out=ctl_out,
+        abi=abi,
+        handled_fs=landlock.fs_rights(abi),
+        scoped=landlock.scopes(abi),
+        fs_read=landlock.FS_READ,
+        fs_read_write=landlock.FS_READ_WRITE,
+        fs_dir_only=landlock.FS_DIR_ONLY,
+        read_paths=[str(path) for path in shared_read_paths()],
+        run_filter=run_filter.bpf if run_filter is not None else None,
+        filter_syscall=run_filter.syscall if run_filter is not None else 0,
+        runtime_as=runtime_as,
+        cpu_grace_s=cpu_grace_s,
+        nofile=rlimits.open_files,
+        nproc=rlimits.processes,
+        fsize=rlimits.file_size_bytes,
+        report_fields=_report_fields(layers.report),
+        notes=list(layers.report.notes),
+        held=held,
+        degraded=list(layers.degraded),
+        defaults=(
+            defaults.fuel,
+            defaults.memory_mb,
+            defaults.timeout_s,
+            defaults.max_output_kb,
+            defaults.max_host_calls,
+        ),
+        trap_names=_trap_names(),
+    )
 
 
-def _fork_spare(fds: argparse.Namespace, shared: _Shared) -> int:
-    """Fork the next run child now; it warms up, then waits for its run on the run pipe."""
-    zygote = os.getpid()
-    pid = os.fork()
-    if pid:
-        return pid
-    code = 1
-    try:
-        privileges.set_parent_death_signal(zygote)  # fork cleared it: die with the zygote
-        os.close(fds.ctl_out)  # the run child never sees the zygote's report channel
-        gc.disable()  # a short-lived child: collection would only touch (and copy) every page
-        # What every run needs first, before any byte of the run is read.
-        prepared = prepare_run(shared.run_filter)
-        # Then fault in the run's pages while idle, off its critical path; once the run is
-        # waiting (runs back to back), more warm-up would only add its own cost to the wait.
-        warm_up(
-            shared.engine,
-            shared.warm,
-            shared.linker,
-            shared.base,
-            stop_when=lambda: _run_waiting(fds.run_in),
-        )
-        code = _run_child(fds, shared, prepared)
-    finally:
-        os._exit(code)
+def _trap_names() -> list[str]:
+    """wasmtime's trap codes by number, named as :func:`sandbox.runtime.execute` names them."""
+    by_code = {code.value: code.name.lower() for code in wasmtime.TrapCode}
+    return [by_code.get(value, "unknown") for value in range(max(by_code) + 1)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -168,17 +159,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan = base_plan((fds.ctl_out, fds.run_in, fds.run_out))
     base = harden_base(plan, PlainEnforcement, base_filter=filters.base)
     engine = make_engine()  # creates no thread, so forked children stay single-threaded
-    run_filter = filters.run if base.seccomp else None
-    runtime_read_paths()  # resolves (and caches) the paths every child's ruleset needs
-    shared = _Shared(engine, base, prepare(engine), RunLinker(engine), run_filter)
-    # Lazily built state (wasmtime's, Python's caches), built once here for every child.
-    warm_up(engine, shared.warm, shared.linker, base)
-    gc.freeze()  # keep the collector from touching (and un-sharing) the zygote's pages in children
+    configure_core(
+        engine,
+        base,
+        filters.run if base.seccomp else None,
+        run_in=fds.run_in,
+        run_out=fds.run_out,
+        ctl_out=fds.ctl_out,
+    )
     write_body(fds.ctl_out, childwire.zygote_ready(base, os.getpid()))
     while True:
         # Only one run child exists at a time: the next is forked once the last is reaped, so
         # two children never share the run pipe.
-        pid = _fork_spare(fds, shared)
+        pid = _runcore.fork_spare()
         try:
             write_body(fds.ctl_out, childwire.forked(pid))
             _, status, usage = os.wait4(pid, 0)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar, overload
@@ -46,14 +46,14 @@ _NEEDS_NNP = "call harden_base first: it sets no_new_privs"
 
 
 def _degrade(
-    plan: PlanFields,
+    require: Set[Layer],
     enforcement: EnforcementFields,
     layer: Layer,
     reason: str,
     hint: str | None = None,
 ) -> None:
     """Refuse when ``layer`` is required, otherwise record why it is missing (once)."""
-    if layer in plan.require:
+    if layer in require:
         raise HardeningError(
             f"the run requires the {layer} layer, which cannot be enforced: {reason}",
             hint=hint
@@ -93,13 +93,15 @@ def _check_kernel(plan: PlanFields, scratch: EnforcementFields) -> None:
     abi = landlock.abi_version()
     why = f"Landlock ABI {abi} on this kernel" if abi else "Landlock is not enabled in this kernel"
     if not abi:
-        _degrade(plan, scratch, "landlock_fs", why)
+        _degrade(plan.require, scratch, "landlock_fs", why)
     if not landlock.net_rights(abi):
-        _degrade(plan, scratch, "landlock_net", f"{why}: TCP bind/connect stay open")
+        _degrade(plan.require, scratch, "landlock_net", f"{why}: TCP bind/connect stay open")
     if not landlock.scopes(abi):
-        _degrade(plan, scratch, "landlock_scope", f"{why}: no abstract-socket/signal scopes")
+        _degrade(
+            plan.require, scratch, "landlock_scope", f"{why}: no abstract-socket/signal scopes"
+        )
     if not seccomp.available():
-        _degrade(plan, scratch, "seccomp", "the kernel has no seccomp filter mode")
+        _degrade(plan.require, scratch, "seccomp", "the kernel has no seccomp filter mode")
 
 
 def _single_threaded() -> None:
@@ -166,21 +168,21 @@ def harden_base(
     try:
         enforcement.no_new_privs = privileges.set_no_new_privs()
     except OSError as exc:
-        _degrade(plan, enforcement, "no_new_privs", f"prctl refused it ({exc.strerror})")
+        _degrade(plan.require, enforcement, "no_new_privs", f"prctl refused it ({exc.strerror})")
 
     if not privileges.lock_securebits():
         enforcement.notes.append("securebits: not locked (no CAP_SETPCAP to begin with)")
     enforcement.notes += privileges.drop_capabilities()
     enforcement.capabilities_dropped = privileges.capabilities_dropped()
     if not enforcement.capabilities_dropped:
-        _degrade(plan, enforcement, "caps_dropped", "a capability set is still not empty")
+        _degrade(plan.require, enforcement, "caps_dropped", "a capability set is still not empty")
 
     _landlock_net_and_scopes(plan, enforcement)
 
     if not seccomp.available():
-        _degrade(plan, enforcement, "seccomp", "the kernel has no seccomp filter mode")
+        _degrade(plan.require, enforcement, "seccomp", "the kernel has no seccomp filter mode")
     elif not enforcement.no_new_privs:
-        _degrade(plan, enforcement, "seccomp", "a filter needs no_new_privs", _NEEDS_NNP)
+        _degrade(plan.require, enforcement, "seccomp", "a filter needs no_new_privs", _NEEDS_NNP)
     else:
         enforcement.seccomp_denied = (
             seccomp.load_program(base_filter) if base_filter else seccomp.install_base_filter()
@@ -195,16 +197,18 @@ def _landlock_net_and_scopes(plan: PlanFields, enforcement: EnforcementFields) -
     net, scoped = landlock.net_rights(abi), landlock.scopes(abi)
     why = f"Landlock ABI {abi} on this kernel" if abi else "Landlock is not enabled in this kernel"
     if not net:
-        _degrade(plan, enforcement, "landlock_net", f"{why}: TCP bind/connect stay open")
+        _degrade(plan.require, enforcement, "landlock_net", f"{why}: TCP bind/connect stay open")
     if not scoped:
-        _degrade(plan, enforcement, "landlock_scope", f"{why}: no abstract-socket/signal scopes")
+        _degrade(
+            plan.require, enforcement, "landlock_scope", f"{why}: no abstract-socket/signal scopes"
+        )
     if not abi:
-        _degrade(plan, enforcement, "landlock_fs", why)
+        _degrade(plan.require, enforcement, "landlock_fs", why)
     if not (net or scoped):
         return
     if not enforcement.no_new_privs:
         for layer in ("landlock_net", "landlock_scope"):
-            _degrade(plan, enforcement, layer, "Landlock needs no_new_privs", _NEEDS_NNP)
+            _degrade(plan.require, enforcement, layer, "Landlock needs no_new_privs", _NEEDS_NNP)
         return
     # REFER (reparenting by rename or link) is denied by every Landlock layer, even one that
     # handles no other filesystem right. Granting it beneath "/" here leaves the decision to the
@@ -300,10 +304,10 @@ def restrict_filesystem(
         result = copy_report(enforcement)
         abi = prepared.abi if prepared is not None else landlock.abi_version()
         if not abi:
-            _degrade(plan, result, "landlock_fs", "Landlock is not enabled in this kernel")
+            _degrade(plan.require, result, "landlock_fs", "Landlock is not enabled in this kernel")
             return result
         if not privileges.no_new_privs():
-            _degrade(plan, result, "landlock_fs", "Landlock needs no_new_privs", _NEEDS_NNP)
+            _degrade(plan.require, result, "landlock_fs", "Landlock needs no_new_privs", _NEEDS_NNP)
             return result
         result.landlock_abi = abi
         ruleset = ruleset or _fs_ruleset(abi)
@@ -351,15 +355,65 @@ def harden_run(
     result.notes += notes
     result = restrict_filesystem(plan, result, prepared)
     if not can_filter:
-        _degrade(plan, result, "seccomp", "the kernel has no seccomp filter mode")
+        _degrade(plan.require, result, "seccomp", "the kernel has no seccomp filter mode")
     elif not privileges.no_new_privs():
-        _degrade(plan, result, "seccomp", "a filter needs no_new_privs", _NEEDS_NNP)
+        _degrade(plan.require, result, "seccomp", "a filter needs no_new_privs", _NEEDS_NNP)
     else:
         load = prepared.run_loader if prepared is not None else None
         load = load or seccomp.Loader(seccomp.compile_run_filter())
         result.seccomp_denied += load()
         result.seccomp = True
     return result
+
+
+@dataclass(frozen=True)
+class RunLayers:
+    """What the run layers of a warm run child will hold, worked out once in the zygote.
+
+    The native run core (sandbox/native/confine.c) applies the layers in each child; this is the
+    report it sends as Ready (``report``, without the run's rlimits, which it adds), and the
+    layers it cannot apply here with the sentence that refuses a run requiring one
+    (``degraded``). Same outcome as :func:`harden_run` on the same machine.
+    """
+
+    report: EnforcementFields
+    degraded: tuple[tuple[Layer, str], ...]
+
+
+def run_layers(
+    base: E, *, abi: int, can_filter: bool, run_filter: seccomp.Program | None
+) -> RunLayers:
+    """The :class:`RunLayers` of a child forked from a zygote hardened as ``base``."""
+    report = copy_report(base)
+    degraded: list[tuple[Layer, str]] = []
+
+    def degrade(layer: Layer, reason: str, hint: str | None = None) -> None:
+        try:
+            _degrade({layer}, report, layer, reason, hint)
+        except HardeningError as exc:
+            degraded.append((layer, str(exc)))
+        _degrade(set(), report, layer, reason, hint)  # the note
+
+    nnp = privileges.no_new_privs()
+    if not abi:
+        degrade("landlock_fs", "Landlock is not enabled in this kernel")
+    elif not nnp:
+        degrade("landlock_fs", "Landlock needs no_new_privs", _NEEDS_NNP)
+    else:
+        report.landlock_abi = abi
+        report.landlock_rules.insert(0, "fs")
+        if abi < 3:
+            report.notes.append(f"landlock_fs: ABI {abi} cannot refuse truncate outside rw grants")
+        if abi < 5:
+            report.notes.append(f"landlock_fs: ABI {abi} cannot refuse device ioctls")
+    if not can_filter or run_filter is None:
+        degrade("seccomp", "the kernel has no seccomp filter mode")
+    elif not nnp:
+        degrade("seccomp", "a filter needs no_new_privs", _NEEDS_NNP)
+    else:
+        report.seccomp_denied += run_filter.denied
+        report.seccomp = True
+    return RunLayers(report, tuple(degraded))
 
 
 @overload

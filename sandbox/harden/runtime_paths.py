@@ -42,6 +42,12 @@ def runtime_read_paths() -> tuple[Path, ...]:
     return (*_shared_paths(), own) if own.is_dir() else _shared_paths()
 
 
+def shared_read_paths() -> tuple[Path, ...]:
+    """:func:`runtime_read_paths` without the ``/proc/<pid>`` rule, which each process adds for
+    itself (the native run child does, see sandbox/native/confine.c)."""
+    return _shared_paths()
+
+
 @functools.cache
 def _shared_paths() -> tuple[Path, ...]:
     # The same for every process of this interpreter, so resolved once per process tree: the

@@ -35,7 +35,6 @@ from sandbox.protocol import (
     decode,
 )
 from sandbox.spec import Enforcement, Limits, Preopen, Status
-from sandbox.warmup import WARM_JOB
 
 ODD_BYTES = bytes(range(256)) * 3  # every byte value, so both base64 alphabets' extras appear
 LIMITS = Limits(fuel=5, memory_mb=7, timeout_s=1.5, max_output_kb=9, max_host_calls=0)
@@ -143,19 +142,6 @@ def test_unknown_layer_is_refused() -> None:
 def test_plain_plan_refuses_relative_grants() -> None:
     with pytest.raises(ValueError, match="grant path rel must be absolute"):
         PlainPlan(ro_paths=(Path("rel"),))
-
-
-def test_warm_up_job_is_a_job_the_supervisor_could_send() -> None:
-    job = decode(WARM_JOB)
-    assert isinstance(job, Job)
-    plain = childwire.decode_job(WARM_JOB)
-    assert (plain.module, plain.module_name, plain.args, plain.env) == (
-        job.module,
-        job.module_name,
-        job.args,
-        job.env,
-    )
-    assert dataclasses.asdict(plain.limits) == job.limits.model_dump()
 
 
 @pytest.mark.parametrize("module", ["sandbox.child", "sandbox.zygote"])

@@ -15,27 +15,31 @@ import sys
 import time
 from typing import Any
 
+from host.errors import HardeningError
+from sandbox import _runcore
+from sandbox.engine import make_engine
 from sandbox.harden import (
     HardeningPlan,
     harden_base,
     harden_process,
-    harden_run,
     landlock,
-    prepare_run,
     privileges,
     seccomp,
 )
 from sandbox.harden._libc import prctl
 from sandbox.harden.apply import restrict_filesystem
-from sandbox.spec import Enforcement
+from sandbox.harden.shapes import PlainRlimits
+from sandbox.protocol import Setup
+from sandbox.spec import Enforcement, Limits
+from sandbox.zygote import configure_core
 from tests.security.child_payload import REPO, RUN_TIMEOUT_S, payload_command
 from tests.security.child_payload.attacks import ATTACKS, Refused
 
 
 def _harden(layers: str, plan: HardeningPlan) -> Enforcement:
     """``cold`` and ``warm`` are the real thing: the cold path (:func:`harden_process`) or the
-    warm one (:func:`harden_base` and the run filter compiled in a zygote that forks,
-    :func:`prepare_run` then :func:`harden_run` in the child that then runs the attack, as
+    warm one (:func:`harden_base` and the run filter compiled in a zygote that forks, then the
+    native run core's own run layers in the child that then runs the attack, as
     ``sandbox/zygote.py`` does). The others apply one layer alone,
     so a test can show what
     that layer stops by itself when another would have caught the attack first:
@@ -68,8 +72,7 @@ def _warm(plan: HardeningPlan) -> Enforcement:
     zygote = os.getpid()
     pid = os.fork()
     if pid == 0:
-        prepared = prepare_run(run_filter)
-        return harden_run(plan, base, expected_parent=zygote, prepared=prepared)
+        return native_run_layers(plan, base, run_filter)
     # The zygote ends the way its run child did, so run_attack sees the child's fate.
     _, status = os.waitpid(pid, 0)
     if os.WIFSIGNALED(status):
@@ -77,6 +80,43 @@ def _warm(plan: HardeningPlan) -> Enforcement:
         signal.signal(sig, signal.SIG_DFL)
         os.kill(zygote, sig)
     os._exit(os.waitstatus_to_exitcode(status))
+
+
+def native_run_layers(
+    plan: HardeningPlan, base: Enforcement, run_filter: seccomp.Program | None
+) -> Enforcement:
+    """The run layers exactly as the native run child applies them (its very code, through
+    ``_runcore.harden_here``), in this forked child of a process hardened like a zygote.
+
+    The core plans a run's address space and CPU time from the Setup's limits; they are set so
+    that it lands on ``plan``'s values.
+    """
+    memory_mb, timeout_s = 1, 1
+    rl = plan.rlimits
+    configure_core(
+        make_engine(),
+        base,
+        run_filter,
+        run_in=-1,
+        run_out=-1,
+        ctl_out=-1,
+        rlimits=PlainRlimits(
+            open_files=rl.open_files, processes=rl.processes, file_size_bytes=rl.file_size_bytes
+        ),
+        runtime_as=rl.address_space_bytes - 2 * memory_mb * 1024 * 1024,
+        cpu_grace_s=rl.cpu_seconds - timeout_s,
+    )
+    setup = Setup(
+        ro_paths=tuple(str(p) for p in plan.ro_paths),
+        rw_paths=tuple(str(p) for p in plan.rw_paths),
+        limits=Limits(memory_mb=memory_mb, timeout_s=timeout_s),
+        require=tuple(sorted(plan.require)),
+    )
+    ok, body = _runcore.harden_here(setup.model_dump_json().encode())
+    said = json.loads(body)
+    if not ok:
+        raise HardeningError(said["error"])
+    return Enforcement.model_validate(said["enforcement"])
 
 
 def _own_terminal(plan: HardeningPlan, params: dict[str, Any]) -> HardeningPlan:
