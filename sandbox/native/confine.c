@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -70,9 +71,12 @@ int core_prepare_ruleset(const core *c) {
     return ruleset;
 }
 
-static int fail(core_failure *why, int hardening, const char *fmt, const char *a,
-                const char *b) {
-    snprintf(why->message, sizeof why->message, fmt, a, b);
+__attribute__((format(printf, 3, 4))) static int fail(core_failure *why, int hardening,
+                                                      const char *fmt, ...) {
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(why->message, sizeof why->message, fmt, args);
+    va_end(args);
     why->hardening = hardening;
     return -1;
 }
@@ -125,7 +129,7 @@ static int held(const core *c, const char *layer) {
 static int check_layers(const core *c, const core_setup *setup, core_failure *why) {
     for (size_t i = 0; i < c->n_degraded; i++)
         if (required(setup, c->degraded[i].layer))
-            return fail(why, 1, "%s%s", c->degraded[i].message, "");
+            return fail(why, 1, "%s", c->degraded[i].message);
     wbuf missing = {0};
     for (size_t i = 0; i < setup->n_require; i++) {
         if (held(c, setup->require[i]))
@@ -134,7 +138,7 @@ static int check_layers(const core *c, const core_setup *setup, core_failure *wh
         wbuf_str(&missing, setup->require[i]);
     }
     if (missing.len) {
-        fail(why, 1, "the run requires %s, not enforced here", missing.data, NULL);
+        fail(why, 1, "the run requires %s, not enforced here", missing.data);
         wbuf_free(&missing);
         return -1;
     }
@@ -151,15 +155,14 @@ static int restrict_filesystem(const core *c, const core_setup *setup, int rules
             return fail(why, 1,
                         "granted path %s does not exist (create the directory before the run "
                         "or remove it from the grant)",
-                        path, NULL);
+                        path);
         if (ruleset >= 0 && add_path_rule(c, ruleset, path, rw ? c->fs_read_write : c->fs_read))
             return fail(why, 1, "Landlock refused the grant %s: %s", path, strerror(errno));
     }
     if (ruleset < 0)
         return 0; /* no Landlock here: reported as degraded, refused above if required */
     if (syscall(SYS_landlock_restrict_self, ruleset, 0))
-        return fail(why, 1, "Landlock could not enforce the run's ruleset: %s", strerror(errno),
-                    NULL);
+        return fail(why, 1, "Landlock could not enforce the run's ruleset: %s", strerror(errno));
     return 0;
 }
 
@@ -173,9 +176,9 @@ static int load_filter(const core *c, core_failure *why) {
     long failed = syscall(c->filter_syscall, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC,
                           &prog);
     if (failed < 0)
-        return fail(why, 1, "seccomp refused the run filter: %s", strerror(errno), NULL);
+        return fail(why, 1, "seccomp refused the run filter: %s", strerror(errno));
     if (failed > 0)
-        return fail(why, 1, "seccomp could not synchronise a thread%s%s", "", "");
+        return fail(why, 1, "seccomp could not synchronise thread %ld", failed);
     return 0;
 }
 
@@ -222,5 +225,5 @@ int core_harden_run(const core *c, const core_setup *setup, int ruleset, wbuf *r
         wbuf_put(ready, notes.data, notes.len);
     wbuf_str(ready, "]}}");
     wbuf_free(&notes);
-    return ready->failed ? fail(why, 0, "out of memory%s%s", "", "") : 0;
+    return ready->failed ? fail(why, 0, "out of memory") : 0;
 }

@@ -335,13 +335,6 @@ typedef struct {
     int host_calls, has_artifact;
 } job;
 
-int core_decode_limits(const core *c, const jvalue *v, core_limits *out, core_failure *why);
-int core_string_list(const jvalue *v, const char *where, char ***out, size_t *n,
-                     core_failure *why);
-int core_bad_frame(core_failure *why, const char *where, const char *what);
-int core_only_fields(const jvalue *v, const char *const *names, const char *where,
-                     core_failure *why);
-
 static int decode_bytes(const jvalue *v, const char *where, uint8_t **out, size_t *len,
                         core_failure *why) {
     if (!v || v->type != J_STRING)
@@ -426,7 +419,7 @@ static int decode_job(const core *c, const jvalue *m, job *j, core_failure *why)
     }
     j->limits = c->defaults;
     const jvalue *limits = json_get(m, "limits");
-    if (limits && core_decode_limits(c, limits, &j->limits, why))
+    if (limits && core_decode_limits(limits, &j->limits, why))
         return -1;
     const jvalue *host_calls = json_get(m, "host_calls");
     if (host_calls && host_calls->type != J_TRUE && host_calls->type != J_FALSE)

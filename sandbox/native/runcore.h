@@ -79,7 +79,13 @@ int core_prepare_ruleset(const core *c);  /* the ruleset fd with the read rules,
 int core_harden_run(const core *c, const core_setup *setup, int ruleset, wbuf *ready,
                     core_failure *why); /* 0 and the Ready frame body, or -1 */
 
-/* spare.c: the protocol. */
+/* spare.c: the protocol. The decoders fill `why` with the sentence the supervisor gets. */
+int core_bad_frame(core_failure *why, const char *where, const char *what);
+int core_only_fields(const jvalue *v, const char *const *names, const char *where,
+                     core_failure *why);
+int core_string_list(const jvalue *v, const char *where, char ***out, size_t *n,
+                     core_failure *why);
+int core_decode_limits(const jvalue *v, core_limits *out, core_failure *why);
 int core_decode_setup(const core *c, const char *body, size_t len, core_setup *out,
                       core_failure *why);
 void core_free_setup(core_setup *setup);

@@ -75,10 +75,9 @@ static int whole_number(const jvalue *v, uint64_t *out) {
     return 0;
 }
 
-int core_decode_limits(const core *c, const jvalue *v, core_limits *out, core_failure *why) {
+int core_decode_limits(const jvalue *v, core_limits *out, core_failure *why) {
     static const char *const fields[] = {"fuel", "memory_mb", "timeout_s", "max_output_kb",
                                          "max_host_calls", NULL};
-    (void)c;
     if (core_only_fields(v, fields, "limits", why))
         return -1;
     struct {
@@ -137,7 +136,7 @@ int core_decode_setup(const core *c, const char *body, size_t len, core_setup *o
         if (!known)
             return core_bad_frame(why, "require", "unknown layer");
     }
-    if ((v = json_get(&m, "limits")) && core_decode_limits(c, v, &out->limits, why))
+    if ((v = json_get(&m, "limits")) && core_decode_limits(v, &out->limits, why))
         return -1;
     return 0;
 }

@@ -10,7 +10,6 @@ from __future__ import annotations
 import ctypes
 import json
 import os
-import signal
 import struct
 import time
 from collections.abc import Iterator
@@ -178,7 +177,6 @@ def test_hostile_jobs_get_one_valid_answer_and_a_clean_exit(zygote: Zygote, body
     assert isinstance(said[0], Ready)
     assert isinstance(said[1], Done | Failed), said[1]
     assert os.WIFEXITED(status), f"killed by signal {os.WTERMSIG(status)}"
-    assert status != signal.SIGSEGV
     assert len(said) == 2
     assert zygote.run_channel_clean()
 
